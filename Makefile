@@ -1,0 +1,30 @@
+# The shop's developer commands. `make test` is what CI runs (.ci/run).
+
+.PHONY: test vet build run bench proto help
+
+GO_TEST_FLAGS ?= -count=1 -timeout 40m
+
+test: tools vet ## run every test: unit, invariants against the real stores, end to end
+	go test $(GO_TEST_FLAGS) ./...
+
+vet: ## gofmt and go vet
+	@unformatted=$$(find . -name '*.go' -not -path './bin/*' -not -path './.git/*' | xargs gofmt -l); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	go vet ./...
+
+build: ## build the shop binary into bin/shop
+	go build -o bin/shop ./cmd/shop
+
+run: build ## run the whole shop in one process against local PostgreSQL, Redis and RabbitMQ
+	bin/shop all
+
+bench: ## the Go benchmarks (instrumentation overhead, load generator)
+	go test -run '^$$' -bench . -benchmem ./telemetry/ ./loadtest/...
+
+proto: ## regenerate the inventory gRPC code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
+	go generate ./services/inventory/inventorypb
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+include tools/tools.mk

@@ -1,0 +1,104 @@
+// Command shop runs the shop: one service per subcommand, or all of them in one
+// process with `shop all`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/otelshop/shop/internal/app"
+	"github.com/otelshop/shop/loadtest"
+	"github.com/otelshop/shop/telemetry"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "loadgen" {
+		os.Exit(loadtest.ExitCode(runLoadgen(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)))
+	}
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "shop:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: shop <command>
+
+commands:
+  all        every service in one process
+  gateway    the public JSON API (:8080)
+  users      accounts and login (:8081)
+  catalog    products (:8082)
+  cart       carts (:8083)
+  inventory  stock, gRPC (:8084)
+  orders     checkout and orders (:8085)
+  payments   simulated card payments (:8086)
+  shipping   shipments from order events (:8087)
+  loadgen    the load generator (shop loadgen -h for its flags)
+  version    print the version
+
+Configuration is by environment variables; see docs/contract.md.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return errors.New("no command given")
+		}
+		return nil
+	}
+	opts := app.Options{ProcessName: "shop", Version: version, Getenv: getenv, Stdout: stdout}
+	switch cmd := args[0]; {
+	case cmd == "version":
+		fmt.Fprintln(stdout, version)
+		return nil
+	case cmd == "all":
+		opts.Services = app.ServiceNames
+	case slices.Contains(app.ServiceNames, cmd):
+		opts.Services, opts.ProcessName = []string{cmd}, cmd
+		if n := getenv("OTEL_SERVICE_NAME"); n != "" {
+			opts.ProcessName = n
+		}
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	return app.Run(ctx, opts)
+}
+
+// runLoadgen runs the load generator with telemetry of its own, so its client spans
+// start the traces and its metrics show a run live. Its logs go to stderr: stdout is
+// for the report.
+func runLoadgen(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	name := "loadgen"
+	if n := getenv("OTEL_SERVICE_NAME"); n != "" {
+		name = n
+	}
+	cfg := telemetry.ConfigFromEnv(name, version, getenv)
+	cfg.ProcessWide, cfg.LogOutput = true, stderr
+	tel, err := telemetry.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(shutdownCtx)
+	}()
+	return loadtest.Main(ctx, args, getenv, stdout, stderr, loadtest.Telemetry{
+		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
+		Propagator: tel.Propagator, Registry: tel.Registry,
+	})
+}

@@ -1,0 +1,546 @@
+package deploy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// repoRoot is where compose.yaml and everything it references live.
+const repoRoot = ".."
+
+// memoryBudget is the ceiling for the sum of every container's memory limit,
+// the load generator included.
+const memoryBudget = 1536 << 20 // 1.5 GiB
+
+// shopTelemetryEnv is read by every shop process (docs/contract.md, Telemetry and Ports).
+var shopTelemetryEnv = []string{
+	"ADMIN_ADDR",
+	"OTEL_EXPORTER_OTLP_ENDPOINT",
+	"OTEL_EXPORTER_OTLP_PROTOCOL",
+	"OTEL_SERVICE_NAME",
+	"OTEL_RESOURCE_ATTRIBUTES",
+	"PYROSCOPE_SERVER_ADDRESS",
+}
+
+// shopServiceEnv is what each service reads beyond shopTelemetryEnv: its
+// listen address, its stores and the services it calls (docs/contract.md;
+// cmd/shop/config.go is the code that reads them).
+var shopServiceEnv = map[string][]string{
+	"gateway":   {"GATEWAY_ADDR", "JWT_SECRET", "USERS_URL", "CATALOG_URL", "CART_URL", "ORDERS_URL", "SHIPPING_URL"},
+	"users":     {"USERS_ADDR", "POSTGRES_URL", "JWT_SECRET"},
+	"catalog":   {"CATALOG_ADDR", "POSTGRES_URL", "REDIS_URL"},
+	"cart":      {"CART_ADDR", "REDIS_URL", "CATALOG_URL"},
+	"inventory": {"INVENTORY_ADDR", "POSTGRES_URL"},
+	"orders":    {"ORDERS_ADDR", "POSTGRES_URL", "RABBITMQ_URL", "CART_URL", "CATALOG_URL", "PAYMENTS_URL", "INVENTORY_TARGET"},
+	"payments":  {"PAYMENTS_ADDR", "POSTGRES_URL"},
+	"shipping":  {"SHIPPING_ADDR", "POSTGRES_URL", "RABBITMQ_URL"},
+}
+
+// testEnv stands in for the user's shell: only what compose.yaml requires.
+var testEnv []string
+
+func TestCompose_MeetsPlatformRules(t *testing.T) {
+	project := loadCompose(t, filepath.Join(repoRoot, "compose.yaml"), testEnv)
+	for _, problem := range composeProblems(repoRoot, project) {
+		t.Error(problem)
+	}
+}
+
+// TestCompose_ProblemsAreCaught breaks a freshly loaded compose.yaml in one way
+// at a time and expects composeProblems to name the breakage: a checker that
+// never fails would pass TestCompose_MeetsPlatformRules too.
+func TestCompose_ProblemsAreCaught(t *testing.T) {
+	tests := []struct {
+		name    string
+		breakIt func(p *types.Project)
+		want    string
+	}{
+		{"healthcheck removed", func(p *types.Project) {
+			editService(p, "jaeger", func(s *types.ServiceConfig) { s.HealthCheck = nil })
+		}, "jaeger: no healthcheck"},
+		{"memory limit removed", func(p *types.Project) {
+			editService(p, "redis", func(s *types.ServiceConfig) { s.Deploy = nil; s.MemLimit = 0 })
+		}, "redis: no memory limit"},
+		{"memory budget exceeded", func(p *types.Project) {
+			editService(p, "grafana", func(s *types.ServiceConfig) { s.Deploy.Resources.Limits.MemoryBytes = 1 << 30 })
+		}, "memory limits add up to"},
+		{"port published on every interface", func(p *types.Project) {
+			editService(p, "gateway", func(s *types.ServiceConfig) { s.Ports[0].HostIP = "" })
+		}, "gateway: port 8080 published on"},
+		{"bind mount of a missing file", func(p *types.Project) {
+			editService(p, "prometheus", func(s *types.ServiceConfig) {
+				s.Volumes[0].Source = filepath.Join(s.Volumes[0].Source, "missing.yml")
+			})
+		}, "prometheus: bind mount source"},
+		{"missing build context", func(p *types.Project) {
+			editService(p, "otel-collector", func(s *types.ServiceConfig) { s.Build.Context += "-missing" })
+		}, "otel-collector: build context"},
+		{"env the service reads is missing", func(p *types.Project) {
+			editService(p, "orders", func(s *types.ServiceConfig) { delete(s.Environment, "INVENTORY_TARGET") })
+		}, "orders: INVENTORY_TARGET not set"},
+		{"peer addressed by loopback", func(p *types.Project) {
+			editService(p, "gateway", func(s *types.ServiceConfig) {
+				u := "http://127.0.0.1:8081"
+				s.Environment["USERS_URL"] = &u
+			})
+		}, `gateway: USERS_URL points at "127.0.0.1"`},
+		{"shop service missing", func(p *types.Project) { delete(p.Services, "shipping") }, "shipping: shop service missing"},
+		{"shop runs as root", func(p *types.Project) {
+			editService(p, "cart", func(s *types.ServiceConfig) { s.User = "" })
+		}, "cart: runs as root"},
+		{"prometheus image differs from the local pin", func(p *types.Project) {
+			editService(p, "prometheus", func(s *types.ServiceConfig) { s.Image = "prom/prometheus:v3.9.0" })
+		}, "prometheus: image prom/prometheus:v3.9.0, want prom/prometheus:v3.9.1"},
+		{"jaeger image differs from the local pin", func(p *types.Project) {
+			editService(p, "jaeger", func(s *types.ServiceConfig) { s.Image = "jaegertracing/jaeger:latest" })
+		}, "jaeger: image jaegertracing/jaeger:latest"},
+		{"healthcheck binary not in the image", func(p *types.Project) {
+			editService(p, "users", func(s *types.ServiceConfig) { s.HealthCheck.Test[1] = "/usr/bin/wget" })
+		}, "users: healthcheck runs /usr/bin/wget"},
+		{"dependency not waited for", func(p *types.Project) {
+			editService(p, "users", func(s *types.ServiceConfig) {
+				s.DependsOn["postgres"] = types.ServiceDependency{Condition: types.ServiceConditionStarted, Required: true}
+			})
+		}, "users: depends on postgres with condition service_started"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			project := loadCompose(t, filepath.Join(repoRoot, "compose.yaml"), testEnv)
+			tt.breakIt(project)
+			problems := composeProblems(repoRoot, project)
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
+				t.Errorf("no problem mentions %q; got %d problems:\n%s", tt.want, len(problems), strings.Join(problems, "\n"))
+			}
+		})
+	}
+}
+
+// Grafana never runs with a default admin password: without GRAFANA_ADMIN_PASSWORD the
+// mounted grafana.ini's "no initial admin" stands; with it, the admin has that password.
+func TestCompose_GrafanaHasNoDefaultAdmin(t *testing.T) {
+	ini, err := os.ReadFile(filepath.Join(repoRoot, "deploy/grafana/grafana.ini"))
+	if err != nil || !strings.Contains(string(ini), "disable_initial_admin_creation = true") {
+		t.Fatalf("deploy/grafana/grafana.ini must disable the initial admin (%v)", err)
+	}
+	for _, tt := range []struct {
+		env                 []string
+		wantDisable, wantPW string
+	}{
+		{nil, "", ""}, // empty: Grafana keeps the file's true
+		{[]string{"GRAFANA_ADMIN_PASSWORD=s3cret-pw"}, "false", "s3cret-pw"},
+	} {
+		project := loadCompose(t, filepath.Join(repoRoot, "compose.yaml"), tt.env)
+		g := project.Services["grafana"]
+		if got := envValue(g.Environment, "GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION"); got != tt.wantDisable {
+			t.Errorf("env %v: GF_SECURITY_DISABLE_INITIAL_ADMIN_CREATION=%q, want %q", tt.env, got, tt.wantDisable)
+		}
+		if got := envValue(g.Environment, "GF_SECURITY_ADMIN_PASSWORD"); got != tt.wantPW || got == "admin" {
+			t.Errorf("env %v: GF_SECURITY_ADMIN_PASSWORD=%q, want %q", tt.env, got, tt.wantPW)
+		}
+		mounted := false
+		for _, v := range g.Volumes {
+			mounted = mounted || v.Target == "/etc/grafana/grafana.ini"
+		}
+		if !mounted {
+			t.Error("grafana.ini is not mounted at /etc/grafana/grafana.ini")
+		}
+	}
+}
+
+func envValue(env map[string]*string, key string) string {
+	if v := env[key]; v != nil {
+		return *v
+	}
+	return ""
+}
+
+// TestCompose_EnvNamesComeFromTheContract keeps shopServiceEnv honest: every
+// name it requires is one docs/contract.md documents.
+func TestCompose_EnvNamesComeFromTheContract(t *testing.T) {
+	contract, err := os.ReadFile(filepath.Join(repoRoot, "docs", "contract.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := slices.Clone(shopTelemetryEnv)
+	for _, env := range shopServiceEnv {
+		names = append(names, env...)
+	}
+	for _, name := range names {
+		if !strings.Contains(string(contract), name) {
+			t.Errorf("%s is required of a shop service but docs/contract.md does not mention it", name)
+		}
+	}
+}
+
+func loadCompose(t *testing.T, path string, env []string) *types.Project {
+	t.Helper()
+	project, err := loadComposeErr(t, path, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return project
+}
+
+// loadComposeErr loads a compose file the way `docker compose --profile load`
+// does, with env as the only environment (not the test process's) so the
+// result does not depend on who runs the test.
+func loadComposeErr(t *testing.T, path string, env []string) (*types.Project, error) {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	opts, err := cli.NewProjectOptions([]string{path},
+		cli.WithWorkingDirectory(root),
+		cli.WithEnv(env),
+		cli.WithProfiles([]string{"load"}),
+		cli.WithResolvedPaths(true),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("compose options for %s: %w", path, err)
+	}
+	project, err := opts.LoadProject(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return project, nil
+}
+
+func editService(p *types.Project, name string, edit func(*types.ServiceConfig)) {
+	s, ok := p.Services[name]
+	if !ok {
+		panic("no service " + name + " in compose.yaml")
+	}
+	edit(&s)
+	p.Services[name] = s
+}
+
+// composeProblems lists, one sentence each, every way the project breaks the
+// platform's rules. root is the repository root that tools/ is read from.
+func composeProblems(root string, p *types.Project) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	var total int64
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		s := p.Services[name]
+		if s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0 {
+			add("%s: no healthcheck", name)
+		}
+		limit := memoryLimit(s)
+		if limit <= 0 {
+			add("%s: no memory limit", name)
+		}
+		total += limit
+		if s.Restart == "" || s.Restart == types.RestartPolicyNo {
+			add("%s: no restart policy", name)
+		}
+		for _, port := range s.Ports {
+			if port.Published != "" && port.HostIP != "127.0.0.1" {
+				add("%s: port %d published on %q, want 127.0.0.1", name, port.Target, port.HostIP)
+			}
+		}
+		for _, v := range s.Volumes {
+			switch v.Type {
+			case types.VolumeTypeBind:
+				if _, err := os.Stat(v.Source); err != nil {
+					add("%s: bind mount source %s: %v", name, v.Source, err)
+				}
+			case types.VolumeTypeVolume:
+				if _, ok := p.Volumes[v.Source]; !ok {
+					add("%s: volume %q is not a declared named volume", name, v.Source)
+				}
+			}
+		}
+		if s.Build != nil {
+			if st, err := os.Stat(s.Build.Context); err != nil || !st.IsDir() {
+				add("%s: build context %s is not a directory (%v)", name, s.Build.Context, err)
+			} else if dockerfile, err := os.ReadFile(filepath.Join(s.Build.Context, s.Build.Dockerfile)); err != nil {
+				add("%s: Dockerfile: %v", name, err)
+			} else {
+				problems = append(problems, dockerfileProblems(name, s, s.Build.Context, string(dockerfile))...)
+			}
+		}
+		for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
+			cond := s.DependsOn[dep].Condition
+			target, ok := p.Services[dep]
+			if !ok {
+				add("%s: depends on %s, which is not a service", name, dep)
+				continue
+			}
+			if target.HealthCheck != nil && cond != types.ServiceConditionHealthy {
+				add("%s: depends on %s with condition %s, want %s", name, dep, cond, types.ServiceConditionHealthy)
+			}
+		}
+	}
+	if total > memoryBudget {
+		add("memory limits add up to %d MiB, over the %d MiB budget", total>>20, memoryBudget>>20)
+	}
+
+	problems = append(problems, shopServiceProblems(p)...)
+	problems = append(problems, pinProblems(root, p)...)
+	return problems
+}
+
+// dockerfileProblems checks an image built here against its service: every
+// ./cmd/... package the Dockerfile builds exists in the context, and a
+// healthcheck that runs an absolute path finds that file in the image.
+func dockerfileProblems(name string, s types.ServiceConfig, context, dockerfile string) []string {
+	var problems []string
+	for _, field := range strings.Fields(dockerfile) {
+		if pkg, ok := strings.CutPrefix(field, "./cmd/"); ok {
+			if _, err := os.Stat(filepath.Join(context, "cmd", pkg)); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: Dockerfile builds ./cmd/%s: %v", name, pkg, err))
+			}
+		}
+	}
+	if s.HealthCheck != nil && len(s.HealthCheck.Test) > 1 && s.HealthCheck.Test[0] == "CMD" &&
+		strings.HasPrefix(s.HealthCheck.Test[1], "/") && !strings.Contains(dockerfile, " "+s.HealthCheck.Test[1]) {
+		problems = append(problems, fmt.Sprintf("%s: healthcheck runs %s, which its Dockerfile does not put in the image", name, s.HealthCheck.Test[1]))
+	}
+	return problems
+}
+
+func memoryLimit(s types.ServiceConfig) int64 {
+	if s.Deploy != nil && s.Deploy.Resources.Limits != nil && s.Deploy.Resources.Limits.MemoryBytes > 0 {
+		return int64(s.Deploy.Resources.Limits.MemoryBytes)
+	}
+	return int64(s.MemLimit)
+}
+
+// shopServiceProblems checks the eight shop containers: each runs its own
+// subcommand as a non-root user with the environment it reads, and reaches
+// other containers by their compose service names.
+func shopServiceProblems(p *types.Project) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	for _, name := range slices.Sorted(maps.Keys(shopServiceEnv)) {
+		s, ok := p.Services[name]
+		if !ok {
+			add("%s: shop service missing", name)
+			continue
+		}
+		if len(s.Command) == 0 || s.Command[0] != name {
+			add("%s: command %q, want %q first", name, []string(s.Command), name)
+		}
+		if user, _, _ := strings.Cut(s.User, ":"); user == "" || user == "0" || user == "root" {
+			add("%s: runs as root (user %q)", name, s.User)
+		}
+		for _, key := range append(slices.Clone(shopTelemetryEnv), shopServiceEnv[name]...) {
+			if v := s.Environment[key]; v == nil || *v == "" {
+				add("%s: %s not set", name, key)
+			}
+		}
+		if v := s.Environment["OTEL_SERVICE_NAME"]; v != nil && *v != name {
+			add("%s: OTEL_SERVICE_NAME is %q, want %q", name, *v, name)
+		}
+		for _, key := range slices.Sorted(maps.Keys(s.Environment)) {
+			v := s.Environment[key]
+			if v == nil || !isPeerAddress(key) {
+				continue
+			}
+			host := hostOf(*v)
+			if _, ok := p.Services[host]; !ok {
+				add("%s: %s points at %q, which is not a compose service", name, key, host)
+			}
+		}
+	}
+	return problems
+}
+
+// isPeerAddress says whether an env var names another container to connect to.
+func isPeerAddress(key string) bool {
+	for _, suffix := range []string{"_URL", "_TARGET", "_ENDPOINT", "_SERVER_ADDRESS"} {
+		if strings.HasSuffix(key, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostOf returns the host of a URL (scheme://host:port/...) or of host:port.
+func hostOf(addr string) string {
+	if strings.Contains(addr, "://") {
+		if u, err := url.Parse(addr); err == nil {
+			return u.Hostname()
+		}
+		return addr
+	}
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// pinProblems checks that compose runs the backends local mode builds: the
+// images' versions follow the pins in tools/*/go.mod and the collector is
+// built from tools/otelcol's manifest.
+func pinProblems(root string, p *types.Project) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	checkImage := func(service, repo string, tag func() (string, error)) {
+		want, err := tag()
+		if err != nil {
+			add("%s: %v", service, err)
+			return
+		}
+		s, ok := p.Services[service]
+		if !ok {
+			add("%s: service missing", service)
+			return
+		}
+		if s.Image != repo+":"+want {
+			add("%s: image %s, want %s:%s (tools/ pin)", service, s.Image, repo, want)
+		}
+	}
+	checkImage("prometheus", "prom/prometheus", func() (string, error) {
+		v, err := requiredVersion(filepath.Join(root, "tools", "prometheus", "go.mod"), "github.com/prometheus/prometheus")
+		if err != nil {
+			return "", err
+		}
+		return prometheusRelease(v)
+	})
+	checkImage("jaeger", "jaegertracing/jaeger", func() (string, error) {
+		v, err := requiredVersion(filepath.Join(root, "tools", "jaeger", "go.mod"), "github.com/jaegertracing/jaeger")
+		if err != nil {
+			return "", err
+		}
+		return jaegerImage(v)
+	})
+
+	collectorVersion, err := manifestVersion(filepath.Join(root, "tools", "otelcol", "manifest.yaml"))
+	if err != nil {
+		add("otel-collector: %v", err)
+		return problems
+	}
+	s, ok := p.Services["otel-collector"]
+	switch {
+	case !ok:
+		add("otel-collector: service missing")
+	case s.Build == nil || filepath.Clean(s.Build.Context) != filepath.Join(mustAbs(root), "tools", "otelcol"):
+		add("otel-collector: not built from tools/otelcol")
+	case !strings.HasSuffix(s.Image, ":"+strings.TrimPrefix(collectorVersion, "v")):
+		add("otel-collector: image %s, want tag %s (tools/otelcol/manifest.yaml)", s.Image, strings.TrimPrefix(collectorVersion, "v"))
+	}
+	for _, file := range []string{"tools/otelcol/Dockerfile", "tools/build.sh"} {
+		text, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil {
+			add("otel-collector: %v", err)
+			continue
+		}
+		if !strings.Contains(string(text), "="+collectorVersion) {
+			add("otel-collector: %s does not pin the builder at %s like the manifest's components", file, collectorVersion)
+		}
+	}
+	return problems
+}
+
+// requiredVersion reads the version goModPath requires of module, in either
+// go.mod form (a require line or a require block).
+func requiredVersion(goModPath, module string) (string, error) {
+	f, err := os.Open(goModPath)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 3 && fields[0] == "require" && fields[1] == module {
+			return fields[2], nil
+		}
+		if len(fields) >= 2 && fields[0] == module {
+			return fields[1], nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("read %s: %w", goModPath, err)
+	}
+	return "", fmt.Errorf("%s does not require %s", goModPath, module)
+}
+
+// manifestVersion returns the one version the builder manifest pins every
+// collector component (core and contrib, v0.x) at.
+func manifestVersion(path string) (string, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var version string
+	for line := range strings.Lines(string(text)) {
+		fields := strings.Fields(line)
+		if len(fields) != 4 || fields[1] != "gomod:" || !strings.HasPrefix(fields[3], "v0.") {
+			continue
+		}
+		if version != "" && fields[3] != version {
+			return "", fmt.Errorf("%s pins components at both %s and %s", path, version, fields[3])
+		}
+		version = fields[3]
+	}
+	if version == "" {
+		return "", fmt.Errorf("%s pins no v0.x component", path)
+	}
+	return version, nil
+}
+
+// prometheusRelease maps the Go module version to the release it is:
+// github.com/prometheus/prometheus v0.3MM.P is Prometheus v3.MM.P.
+func prometheusRelease(module string) (string, error) {
+	major, minor, patch, err := semver(module)
+	if err != nil || major != 0 || minor < 300 || minor >= 400 {
+		return "", fmt.Errorf("prometheus module %s is not a v0.3xx (Prometheus 3) version", module)
+	}
+	return fmt.Sprintf("v3.%d.%d", minor-300, patch), nil
+}
+
+// jaegerImage maps the Go module version to the jaegertracing/jaeger image
+// tag compose runs. Module v1.N (N >= 63) is Jaeger 2.(N-63); the release
+// candidates v1.60-v1.62 (2.0.0-rc0..rc2) map to 2.0.0, the release they
+// led to, as the nearest published v2 image (documented in compose.yaml).
+func jaegerImage(module string) (string, error) {
+	major, minor, patch, err := semver(module)
+	switch {
+	case err != nil || major != 1 || minor < 60:
+		return "", fmt.Errorf("jaeger module %s is not a Jaeger v2 version (v1.60 or later)", module)
+	case minor <= 62:
+		return "2.0.0", nil
+	default:
+		return fmt.Sprintf("2.%d.%d", minor-63, patch), nil
+	}
+}
+
+func semver(v string) (major, minor, patch int, err error) {
+	parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
+	if len(parts) != 3 {
+		return 0, 0, 0, fmt.Errorf("version %q is not vMAJOR.MINOR.PATCH", v)
+	}
+	var nums [3]int
+	for i, part := range parts {
+		if nums[i], err = strconv.Atoi(part); err != nil {
+			return 0, 0, 0, fmt.Errorf("version %q: %w", v, err)
+		}
+	}
+	return nums[0], nums[1], nums[2], nil
+}
+
+func mustAbs(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		panic(err)
+	}
+	return abs
+}

@@ -1,0 +1,80 @@
+// Package resilience holds the shop's policies for calling another service: retries
+// with exponential backoff and full jitter for idempotent calls, and circuit breakers
+// (sony/gobreaker) whose state changes are logged and counted.
+package resilience
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelshop/shop/telemetry"
+)
+
+// Retry is a retry policy. Only idempotent calls may use it.
+type Retry struct {
+	Attempts int           // total tries, at least 1
+	Base     time.Duration // first backoff ceiling
+	Max      time.Duration // largest backoff ceiling
+}
+
+// DefaultRetry suits calls between services on one network.
+var DefaultRetry = Retry{Attempts: 3, Base: 25 * time.Millisecond, Max: 400 * time.Millisecond}
+
+// Do calls fn until it succeeds, returns an error retryable rejects, the attempts run
+// out or ctx ends. Each wait is uniform in [0, min(Max, Base·2^n)) ("full jitter"), so
+// clients retrying together spread out instead of stampeding.
+func (p Retry) Do(ctx context.Context, retryable func(error) bool, fn func(context.Context) error) error {
+	var err error
+	for attempt := 0; attempt < max(p.Attempts, 1); attempt++ {
+		if attempt > 0 {
+			ceiling := min(p.Max, p.Base<<(attempt-1))
+			wait := time.Duration(rand.Int64N(int64(ceiling) + 1))
+			trace.SpanFromContext(ctx).AddEvent("retry", trace.WithAttributes(
+				attribute.Int("retry.attempt", attempt), attribute.String("retry.error", err.Error())))
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(wait):
+			}
+		}
+		if err = fn(ctx); err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// ErrOpen is returned while a breaker refuses calls.
+var ErrOpen = gobreaker.ErrOpenState
+
+// NewBreaker returns a circuit breaker that opens after 5 consecutive failures or when
+// at least half of 20+ calls in a 10 s window failed, and probes again after 5 s.
+// isFailure says which errors count against the dependency (a declined payment or an
+// out-of-stock answer does not).
+func NewBreaker[T any](name string, tel *telemetry.Telemetry, isFailure func(error) bool) *gobreaker.CircuitBreaker[T] {
+	transitions, _ := tel.Meter("github.com/otelshop/shop/internal/resilience").Int64Counter(
+		"shop.circuit_breaker.transitions",
+		metric.WithDescription("Circuit breaker state changes, by breaker and new state."))
+	return gobreaker.NewCircuitBreaker[T](gobreaker.Settings{
+		Name:        name,
+		MaxRequests: 3,
+		Interval:    10 * time.Second,
+		Timeout:     5 * time.Second,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= 5 || (c.Requests >= 20 && c.TotalFailures*2 >= c.Requests)
+		},
+		IsSuccessful: func(err error) bool { return err == nil || !isFailure(err) },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			tel.Logger.Warn("circuit breaker changed state", "breaker", name, "from", from.String(), "to", to.String())
+			transitions.Add(context.Background(), 1, metric.WithAttributes(
+				attribute.String("breaker", name), attribute.String("state", to.String())))
+		},
+	})
+}

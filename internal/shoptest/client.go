@@ -1,0 +1,144 @@
+package shoptest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// Client calls the gateway's public API the way a shopper's app does.
+type Client struct {
+	t        testing.TB
+	base     string
+	http     *http.Client
+	Token    string
+	Email    string
+	Password string
+}
+
+// Response is an answer: its status, body and, for errors, the decoded error.
+type Response struct {
+	Status int
+	Body   []byte
+	Header http.Header
+	Error  struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"error"`
+}
+
+// Decode unmarshals the body into v, failing the test when it does not parse.
+func (r Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Anonymous returns a client without credentials.
+func (s *Shop) Anonymous(t testing.TB) *Client {
+	return &Client{t: t, base: s.GatewayURL, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// NewShopper registers a new account and logs in with it.
+func (s *Shop) NewShopper(t testing.TB) *Client {
+	t.Helper()
+	c := s.Anonymous(t)
+	c.Email = "shopper-" + randomHex(6) + "@example.com"
+	c.Password = "pw-" + randomHex(8)
+	if r := c.Do("POST", "/api/users/register", map[string]string{"email": c.Email, "password": c.Password, "name": "Test Shopper"}, nil); r.Status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	var login struct {
+		Token string `json:"token"`
+	}
+	r := c.Do("POST", "/api/users/login", map[string]string{"email": c.Email, "password": c.Password}, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("login: %d %s", r.Status, r.Body)
+	}
+	r.Decode(t, &login)
+	c.Token = login.Token
+	return c
+}
+
+// Do sends body (a value to encode as JSON, raw []byte, or nil) and returns the answer.
+func (c *Client) Do(method, path string, body any, header http.Header) Response {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		enc, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatalf("encode: %v", err)
+		}
+		rd = bytes.NewReader(enc)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatalf("request: %v", err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out := Response{Status: resp.StatusCode, Header: resp.Header}
+	if out.Body, err = io.ReadAll(resp.Body); err != nil {
+		c.t.Fatalf("%s %s: read: %v", method, path, err)
+	}
+	if resp.StatusCode >= 400 {
+		_ = json.Unmarshal(out.Body, &out)
+	}
+	return out
+}
+
+// Checkout body with a card and address; card defaults to one that succeeds.
+func CheckoutBody(card string) map[string]any {
+	if card == "" {
+		card = "4242424242424242"
+	}
+	return map[string]any{
+		"payment":          map[string]string{"card_number": card, "expiry": "12/39", "cvc": "123"},
+		"shipping_address": map[string]string{"name": "Test Shopper", "line1": "1 Test Street", "city": "Berlin", "postal_code": "10115", "country": "DE"},
+	}
+}
+
+// AddToCart adds quantity of product, failing the test if refused.
+func (c *Client) AddToCart(productID string, quantity int) {
+	c.t.Helper()
+	if r := c.Do("POST", "/api/cart/items", map[string]any{"product_id": productID, "quantity": quantity}, nil); r.Status != http.StatusOK {
+		c.t.Fatalf("add %s to cart: %d %s", productID, r.Status, r.Body)
+	}
+}
+
+// Eventually retries check until it returns nil or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not true after %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,188 @@
+// Package cart owns shoppers' carts: one Redis hash per user, changed atomically and
+// bounded in size. Products are checked against the catalogue when added.
+package cart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelshop/shop/internal/auth"
+	"github.com/otelshop/shop/internal/httpx"
+	"github.com/otelshop/shop/internal/redisx"
+	"github.com/otelshop/shop/services/catalog"
+	"github.com/otelshop/shop/telemetry"
+)
+
+const scope = "github.com/otelshop/shop/services/cart"
+
+// Config is what the cart service needs.
+type Config struct {
+	Addr           string
+	RedisURL       string
+	RedisKeyPrefix string
+	CatalogURL     string
+}
+
+// Run serves the cart API until ctx ends.
+func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry) error {
+	rdb, err := redisx.Open(ctx, cfg.RedisURL, tel)
+	if err != nil {
+		return fmt.Errorf("cart: %w", err)
+	}
+	defer rdb.Close()
+	products := catalog.NewClient(cfg.CatalogURL, tel.HTTPClient(2*time.Second))
+	checks := map[string]httpx.Check{"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}
+	h := NewServer(store{rdb: rdb, prefix: cfg.RedisKeyPrefix}, products, tel, checks)
+	return httpx.Serve(ctx, tel.Logger, "cart", cfg.Addr, h, nil)
+}
+
+type server struct {
+	store     store
+	products  *catalog.Client
+	additions metric.Int64Counter
+	units     metric.Int64Counter
+}
+
+// NewServer returns the cart HTTP API.
+func NewServer(st store, products *catalog.Client, tel *telemetry.Telemetry, checks map[string]httpx.Check) http.Handler {
+	meter := tel.Meter(scope)
+	s := &server{store: st, products: products}
+	s.additions, _ = meter.Int64Counter("shop.cart.additions", metric.WithDescription("Products added to carts."))
+	s.units, _ = meter.Int64Counter("shop.cart.added_units", metric.WithDescription("Units added to carts."))
+	mux := http.NewServeMux()
+	s.routes(mux)
+	httpx.HandleHealth(mux, checks)
+	return tel.HTTPServer(httpx.Middleware(tel.Logger, mux))
+}
+
+var productIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,39}$`)
+
+type addRequest struct {
+	ProductID string `json:"product_id"`
+	Quantity  int    `json:"quantity"`
+}
+
+func (r *addRequest) Validate() error {
+	if !productIDPattern.MatchString(r.ProductID) {
+		return httpx.Invalid("product_id", "must be a product id such as SKU-00042")
+	}
+	return validateQuantity(r.Quantity)
+}
+
+type setRequest struct {
+	Quantity int `json:"quantity"`
+}
+
+func (r *setRequest) Validate() error { return validateQuantity(r.Quantity) }
+
+func validateQuantity(q int) error {
+	if q < 1 || q > MaxQuantity {
+		return httpx.Invalid("quantity", fmt.Sprintf("must be from 1 to %d", MaxQuantity))
+	}
+	return nil
+}
+
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, errTooMany):
+		return httpx.Invalid("quantity", fmt.Sprintf("a cart holds at most %d of one product", MaxQuantity))
+	case errors.Is(err, errCartFull):
+		return httpx.Conflict("cart_full", fmt.Sprintf("a cart holds at most %d products", MaxItems))
+	case errors.Is(err, errNotInCart):
+		return httpx.NotFound("cart item")
+	}
+	return err
+}
+
+// cartHandler runs fn for the authenticated user and answers with the cart afterwards.
+func (s *server) cartHandler(fn func(r *http.Request, userID string) error) http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		userID, err := auth.UserID(r)
+		if err != nil {
+			return err
+		}
+		if err := fn(r, userID); err != nil {
+			return storeError(err)
+		}
+		c, err := s.store.get(r.Context(), userID)
+		if err != nil {
+			return err
+		}
+		trace.SpanFromContext(r.Context()).SetAttributes(attribute.Int("shop.cart.items", len(c.Items)))
+		httpx.WriteJSON(w, http.StatusOK, c)
+		return nil
+	})
+}
+
+func (s *server) handleGet() http.Handler {
+	return s.cartHandler(func(*http.Request, string) error { return nil })
+}
+
+func (s *server) handleAdd() http.Handler {
+	return s.cartHandler(func(r *http.Request, userID string) error {
+		req, err := httpx.Decode[addRequest](r)
+		if err != nil {
+			return err
+		}
+		ctx := r.Context()
+		if _, err := s.products.Product(ctx, req.ProductID); err != nil {
+			var e *httpx.Error
+			if errors.As(err, &e) && e.Status == http.StatusNotFound {
+				return httpx.Invalid("product_id", "no such product")
+			}
+			return fmt.Errorf("look up product: %w", err)
+		}
+		if err := s.store.add(ctx, userID, req.ProductID, req.Quantity); err != nil {
+			return err
+		}
+		s.additions.Add(ctx, 1)
+		s.units.Add(ctx, int64(req.Quantity))
+		return nil
+	})
+}
+
+func (s *server) handleSet() http.Handler {
+	return s.cartHandler(func(r *http.Request, userID string) error {
+		productID := r.PathValue("product_id")
+		if !productIDPattern.MatchString(productID) {
+			return httpx.Invalid("product_id", "must be a product id such as SKU-00042")
+		}
+		req, err := httpx.Decode[setRequest](r)
+		if err != nil {
+			return err
+		}
+		return s.store.set(r.Context(), userID, productID, req.Quantity)
+	})
+}
+
+func (s *server) handleRemove() http.Handler {
+	return s.cartHandler(func(r *http.Request, userID string) error {
+		productID := r.PathValue("product_id")
+		if !productIDPattern.MatchString(productID) {
+			return httpx.Invalid("product_id", "must be a product id such as SKU-00042")
+		}
+		return s.store.remove(r.Context(), userID, productID)
+	})
+}
+
+func (s *server) handleClear() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		userID, err := auth.UserID(r)
+		if err != nil {
+			return err
+		}
+		if err := s.store.clear(r.Context(), userID); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}

@@ -1,0 +1,100 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"golang.org/x/sync/singleflight"
+)
+
+// cache is a read-through cache in Redis in front of the store. Products live for
+// productTTL, listings for listTTL; a change deletes the product and every listing.
+// Redis being down makes reads slower, never failed.
+type cache struct {
+	rdb      *redis.Client
+	prefix   string
+	logger   *slog.Logger
+	group    singleflight.Group
+	requests metric.Int64Counter
+	hit      metric.MeasurementOption
+	miss     metric.MeasurementOption
+	failed   metric.MeasurementOption
+}
+
+const (
+	productTTL = 5 * time.Minute
+	listTTL    = 30 * time.Second
+)
+
+func newCache(rdb *redis.Client, prefix string, meter metric.Meter, logger *slog.Logger) *cache {
+	requests, _ := meter.Int64Counter("shop.catalog.cache.requests",
+		metric.WithDescription("Catalogue cache look-ups, by result (hit, miss, error)."))
+	result := func(r string) metric.MeasurementOption {
+		return metric.WithAttributeSet(attribute.NewSet(attribute.String("result", r)))
+	}
+	return &cache{rdb: rdb, prefix: prefix + "catalog:", logger: logger, requests: requests,
+		hit: result("hit"), miss: result("miss"), failed: result("error")}
+}
+
+func (c *cache) productKey(id string) string { return c.prefix + "product:" + id }
+func (c *cache) listKey(q string) string     { return c.prefix + "list:" + q }
+
+// readThrough returns the cached value at key, or loads it once (however many callers
+// ask at the same moment) and caches it for ttl.
+func readThrough[T any](ctx context.Context, c *cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
+	var v T
+	b, err := c.rdb.Get(ctx, key).Bytes()
+	switch {
+	case err == nil:
+		if jerr := json.Unmarshal(b, &v); jerr == nil {
+			c.requests.Add(ctx, 1, c.hit)
+			return v, nil
+		}
+		c.requests.Add(ctx, 1, c.failed)
+	case errors.Is(err, redis.Nil):
+		c.requests.Add(ctx, 1, c.miss)
+	default:
+		c.requests.Add(ctx, 1, c.failed)
+		c.logger.WarnContext(ctx, "catalog cache read failed; reading the database", "error", err)
+	}
+	loaded, err, _ := c.group.Do(key, func() (any, error) {
+		v, err := load(ctx)
+		if err != nil {
+			return v, err
+		}
+		if b, err := json.Marshal(v); err == nil {
+			if err := c.rdb.Set(ctx, key, b, ttl).Err(); err != nil {
+				c.logger.WarnContext(ctx, "catalog cache write failed", "error", err)
+			}
+		}
+		return v, nil
+	})
+	if err != nil {
+		return v, err
+	}
+	return loaded.(T), nil
+}
+
+// invalidate drops a changed product and every cached listing, which may include it.
+// Changes are rare (back office), so scanning the listing keys is cheap enough.
+func (c *cache) invalidate(ctx context.Context, id string) error {
+	keys := []string{c.productKey(id)}
+	iter := c.rdb.Scan(ctx, 0, c.prefix+"list:*", 500).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("scan cached listings: %w", err)
+	}
+	if err := c.rdb.Unlink(ctx, keys...).Err(); err != nil {
+		return fmt.Errorf("drop cached entries: %w", err)
+	}
+	return nil
+}

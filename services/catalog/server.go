@@ -1,0 +1,263 @@
+// Package catalog owns the product catalogue: listing with pagination and category
+// filter, text search, product detail, and back-office create and update. PostgreSQL
+// database shop_catalog, with a Redis read-through cache.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/otelshop/shop/internal/httpx"
+	"github.com/otelshop/shop/internal/pg"
+	"github.com/otelshop/shop/internal/redisx"
+	"github.com/otelshop/shop/telemetry"
+)
+
+const scope = "github.com/otelshop/shop/services/catalog"
+
+// Config is what the catalog service needs.
+type Config struct {
+	Addr           string
+	PostgresURL    string
+	Database       string
+	RedisURL       string
+	RedisKeyPrefix string
+}
+
+// Run seeds an empty catalogue and serves the catalog API until ctx ends.
+func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry) error {
+	db, err := pg.Open(ctx, cfg.PostgresURL, cfg.Database, migrationFiles, tel)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer db.Close()
+	rdb, err := redisx.Open(ctx, cfg.RedisURL, tel)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer rdb.Close()
+	st := store{db}
+	if n, err := st.seed(ctx); err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	} else if n > 0 {
+		tel.Logger.Info("seeded the catalogue", "products", n)
+	}
+	checks := map[string]httpx.Check{
+		"postgres": db.Ping,
+		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+	}
+	return httpx.Serve(ctx, tel.Logger, "catalog", cfg.Addr, NewServer(st, rdb, cfg.RedisKeyPrefix, tel, checks), nil)
+}
+
+type server struct {
+	store store
+	cache *cache
+	tel   *telemetry.Telemetry
+}
+
+// NewServer returns the catalog HTTP API.
+func NewServer(st store, rdb *redis.Client, keyPrefix string, tel *telemetry.Telemetry, checks map[string]httpx.Check) http.Handler {
+	s := &server{store: st, cache: newCache(rdb, keyPrefix, tel.Meter(scope), tel.Logger), tel: tel}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	httpx.HandleHealth(mux, checks)
+	return tel.HTTPServer(httpx.Middleware(tel.Logger, mux))
+}
+
+var (
+	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,39}$`)
+	categoryPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+)
+
+// MaxIDsPerQuery bounds the ids one listing may ask for.
+const MaxIDsPerQuery = 100
+
+func parseQuery(r *http.Request) (Query, error) {
+	var q Query
+	var err error
+	if q.Page, err = httpx.QueryInt(r, "page", 1, 1, 10_000); err != nil {
+		return q, err
+	}
+	if q.PageSize, err = httpx.QueryInt(r, "page_size", 20, 1, 100); err != nil {
+		return q, err
+	}
+	v := r.URL.Query()
+	q.Category = v.Get("category")
+	if q.Category != "" && !categoryPattern.MatchString(q.Category) {
+		return q, httpx.Invalid("category", "must be a category name such as books")
+	}
+	q.Text = strings.TrimSpace(v.Get("q"))
+	if utf8.RuneCountInString(q.Text) > 100 {
+		return q, httpx.Invalid("q", "must be at most 100 characters")
+	}
+	if ids := v.Get("ids"); ids != "" {
+		q.IDs = strings.Split(ids, ",")
+		if len(q.IDs) > MaxIDsPerQuery {
+			return q, httpx.Invalid("ids", fmt.Sprintf("at most %d ids", MaxIDsPerQuery))
+		}
+		for _, id := range q.IDs {
+			if !idPattern.MatchString(id) {
+				return q, httpx.Invalid("ids", "must be product ids separated by commas")
+			}
+		}
+		q.Page, q.PageSize = 1, MaxIDsPerQuery
+	}
+	return q, nil
+}
+
+func (s *server) handleList() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseQuery(r)
+		if err != nil {
+			return err
+		}
+		key := s.cache.listKey(url.Values{
+			"c": {q.Category}, "q": {q.Text}, "ids": {strings.Join(q.IDs, ",")},
+			"p": {fmt.Sprint(q.Page)}, "n": {fmt.Sprint(q.PageSize)},
+		}.Encode())
+		page, err := readThrough(r.Context(), s.cache, key, listTTL, func(ctx context.Context) (Page, error) {
+			return s.store.list(ctx, q)
+		})
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, page)
+		return nil
+	})
+}
+
+func (s *server) handleGet() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if !idPattern.MatchString(id) {
+			return httpx.Invalid("id", "must be a product id such as SKU-00042")
+		}
+		p, err := readThrough(r.Context(), s.cache, s.cache.productKey(id), productTTL, func(ctx context.Context) (Product, error) {
+			return s.store.get(ctx, id)
+		})
+		if errors.Is(err, errNoProduct) {
+			return httpx.NotFound("product")
+		}
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, p)
+		return nil
+	})
+}
+
+func (s *server) handleCategories() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		cats, err := readThrough(r.Context(), s.cache, s.cache.listKey("categories"), listTTL, s.store.categories)
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string][]Category{"categories": cats})
+		return nil
+	})
+}
+
+type productRequest struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Category    string `json:"category"`
+	PriceCents  int64  `json:"price_cents"`
+	Currency    string `json:"currency"`
+	ImageURL    string `json:"image_url"`
+}
+
+func (p *productRequest) Validate() error {
+	switch {
+	case p.ID != "" && !idPattern.MatchString(p.ID):
+		return httpx.Invalid("id", "must be 1 to 40 letters, digits or dashes")
+	case utf8.RuneCountInString(p.Name) < 1 || utf8.RuneCountInString(p.Name) > 200:
+		return httpx.Invalid("name", "must be 1 to 200 characters")
+	case utf8.RuneCountInString(p.Description) > 2000:
+		return httpx.Invalid("description", "must be at most 2000 characters")
+	case !categoryPattern.MatchString(p.Category):
+		return httpx.Invalid("category", "must be a lower-case category name")
+	case p.PriceCents <= 0 || p.PriceCents > 100_000_000:
+		return httpx.Invalid("price_cents", "must be a positive whole number of cents")
+	}
+	if p.Currency == "" {
+		p.Currency = "USD"
+	}
+	if p.Currency != "USD" {
+		return httpx.Invalid("currency", "only USD is sold")
+	}
+	if u, err := url.Parse(p.ImageURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return httpx.Invalid("image_url", "must be an http or https URL")
+	}
+	return nil
+}
+
+func (p productRequest) product() Product {
+	return Product{ID: p.ID, Name: p.Name, Description: p.Description, Category: p.Category,
+		PriceCents: p.PriceCents, Currency: p.Currency, ImageURL: p.ImageURL}
+}
+
+func (s *server) handleCreate() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		req, err := httpx.Decode[productRequest](r)
+		if err != nil {
+			return err
+		}
+		if req.ID == "" {
+			return httpx.Invalid("id", "is required")
+		}
+		p, err := s.store.create(r.Context(), req.product())
+		if errors.Is(err, errExists) {
+			return httpx.Conflict("product_exists", "a product with this id exists")
+		}
+		if err != nil {
+			return err
+		}
+		s.invalidate(r.Context(), p.ID)
+		httpx.WriteJSON(w, http.StatusCreated, p)
+		return nil
+	})
+}
+
+func (s *server) handleUpdate() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if !idPattern.MatchString(id) {
+			return httpx.Invalid("id", "must be a product id such as SKU-00042")
+		}
+		req, err := httpx.Decode[productRequest](r)
+		if err != nil {
+			return err
+		}
+		if req.ID != "" && req.ID != id {
+			return httpx.Invalid("id", "must match the id in the path")
+		}
+		req.ID = id
+		p, err := s.store.update(r.Context(), req.product())
+		if errors.Is(err, errNoProduct) {
+			return httpx.NotFound("product")
+		}
+		if err != nil {
+			return err
+		}
+		s.invalidate(r.Context(), id)
+		httpx.WriteJSON(w, http.StatusOK, p)
+		return nil
+	})
+}
+
+// invalidate is best effort: the change is committed, and the TTLs bound how long a
+// failed invalidation can serve the old entry.
+func (s *server) invalidate(ctx context.Context, id string) {
+	if err := s.cache.invalidate(ctx, id); err != nil {
+		s.tel.Logger.WarnContext(ctx, "catalog cache invalidation failed; entries expire by TTL", "error", err)
+	}
+}

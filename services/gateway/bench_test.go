@@ -1,0 +1,115 @@
+package gateway_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/otelshop/shop/internal/shoptest"
+)
+
+// The throughput benchmarks drive the gateway over loopback HTTP with every service in
+// this process, as `shop all` runs, with telemetry on: the real SDK pipelines (spans,
+// metrics, logs) into exporters that discard. They report
+// requests per second and the p50/p99 latency; run with -benchtime 10s or more:
+//
+//	go test -run '^$' -bench Gateway -benchtime 20s ./services/gateway/
+func BenchmarkGateway_ProductList(b *testing.B) {
+	s := shoptest.Start(b, shoptest.Options{DiscardSignals: true})
+	categories := []string{"books", "electronics", "kitchen", "outdoor", "clothing", "home", "toys", "sports"}
+	benchRequests(b, s, func(c *shoptest.Client, r *rand.Rand) (int, string) {
+		path := fmt.Sprintf("/api/products?category=%s&page=%d&page_size=10", categories[r.IntN(len(categories))], 1+r.IntN(2))
+		return c.Do("GET", path, nil, nil).Status, path
+	})
+}
+
+func BenchmarkGateway_ProductGet(b *testing.B) {
+	s := shoptest.Start(b, shoptest.Options{DiscardSignals: true})
+	benchRequests(b, s, func(c *shoptest.Client, r *rand.Rand) (int, string) {
+		path := fmt.Sprintf("/api/products/SKU-%05d", 1+r.IntN(120))
+		return c.Do("GET", path, nil, nil).Status, path
+	})
+}
+
+// BenchmarkGateway_Checkout measures whole checkouts (the saga with the simulated
+// processor at its default 20 ms) by 64 shoppers over 20 products. Each iteration also
+// puts one item in the cart first; the latency figures are the checkout's alone, the
+// rate counts checkouts per second of the whole loop.
+func BenchmarkGateway_Checkout(b *testing.B) {
+	s := shoptest.Start(b, shoptest.Options{DiscardSignals: true, Env: map[string]string{"PAYMENTS_LATENCY_MS": "20"}})
+	products := make([]string, 20)
+	for i := range products {
+		products[i] = s.NewProduct(b, 1000, 1_000_000)
+	}
+	const pool = 64
+	shoppers := make(chan *shoptest.Client, pool)
+	for range pool {
+		shoppers <- s.NewShopper(b)
+	}
+	benchRequestsWith(b, func(r *rand.Rand, timed func(func() int) int) (int, string) {
+		c := <-shoppers
+		defer func() { shoppers <- c }()
+		c.AddToCart(products[r.IntN(len(products))], 1)
+		return timed(func() int { return c.Do("POST", "/api/checkout", shoptest.CheckoutBody(""), nil).Status }), "checkout"
+	}, 32)
+}
+
+func benchRequests(b *testing.B, s *shoptest.Shop, do func(*shoptest.Client, *rand.Rand) (int, string)) {
+	c := s.Anonymous(b)
+	benchRequestsWith(b, func(r *rand.Rand, timed func(func() int) int) (int, string) {
+		var what string
+		status := timed(func() int {
+			var st int
+			st, what = do(c, r)
+			return st
+		})
+		return status, what
+	}, 16)
+}
+
+// benchRequestsWith runs do from `concurrency` goroutines and reports throughput and the
+// latency percentiles of what do times; any non-2xx answer fails the benchmark.
+func benchRequestsWith(b *testing.B, do func(r *rand.Rand, timed func(func() int) int) (int, string), concurrency int) {
+	hist := hdrhistogram.New(1, int64(30*time.Second/time.Microsecond), 3)
+	latencies := make(chan int64, 4096)
+	collected := make(chan struct{})
+	go func() {
+		for us := range latencies {
+			_ = hist.RecordValue(us)
+		}
+		close(collected)
+	}()
+	var failed atomic.Int64
+	b.SetParallelism(max(1, concurrency/2)) // ×GOMAXPROCS goroutines
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), 1))
+		timed := func(f func() int) int {
+			t0 := time.Now()
+			status := f()
+			latencies <- time.Since(t0).Microseconds()
+			return status
+		}
+		for pb.Next() {
+			status, what := do(r, timed)
+			if status < 200 || status > 299 {
+				if failed.Add(1) == 1 {
+					b.Errorf("%s answered %d", what, status)
+				}
+			}
+		}
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(latencies)
+	<-collected
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(hist.ValueAtQuantile(50))/1000, "p50-ms")
+	b.ReportMetric(float64(hist.ValueAtQuantile(99))/1000, "p99-ms")
+	b.ReportMetric(0, "ns/op")
+}

@@ -1,0 +1,182 @@
+package orders_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/otelshop/shop/internal/httpx"
+	"github.com/otelshop/shop/services/inventory"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/otelshop/shop/internal/shoptest"
+)
+
+// Invariant 1: with 10 in stock, 50 shoppers checking out at once get exactly 10 orders,
+// and stock ends at 0, never below.
+func TestCheckout_ConcurrentDemandBeyondStock_SellsExactlyTheStock(t *testing.T) {
+	s := shoptest.Start(t, shoptest.Options{})
+	product := s.NewProduct(t, 1500, 10)
+	const shoppers = 50
+	clients := make([]*shoptest.Client, shoppers)
+	for i := range clients {
+		clients[i] = s.NewShopper(t)
+		clients[i].AddToCart(product, 1)
+	}
+
+	statuses := make(chan shoptest.Response, shoppers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, c := range clients {
+		wg.Go(func() {
+			<-start
+			statuses <- c.Do("POST", "/api/checkout", shoptest.CheckoutBody(""), nil)
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(statuses)
+
+	placed, outOfStock := 0, 0
+	for r := range statuses {
+		switch {
+		case r.Status == http.StatusCreated:
+			placed++
+		case r.Status == http.StatusConflict && r.Error.Code == "out_of_stock":
+			outOfStock++
+		default:
+			t.Errorf("unexpected answer %d %s", r.Status, r.Body)
+		}
+	}
+	if placed != 10 || outOfStock != shoppers-10 {
+		t.Errorf("placed %d and refused %d; want 10 and %d", placed, outOfStock, shoppers-10)
+	}
+	if n := s.Stock(t, product); n != 0 {
+		t.Errorf("stock ends at %d, want 0", n)
+	}
+	var dbPlaced int
+	queryOrders(t, s, `SELECT count(*) FROM orders o JOIN order_items i ON i.order_id = o.id
+		WHERE i.product_id = $1 AND o.status = 'placed'`, product).Scan(&dbPlaced)
+	if dbPlaced != 10 {
+		t.Errorf("%d placed orders stored, want 10", dbPlaced)
+	}
+}
+
+// Invariant 2: a declined payment leaves stock as it was and no order placed.
+func TestCheckout_PaymentDeclined_ReleasesStock(t *testing.T) {
+	s := shoptest.Start(t, shoptest.Options{})
+	product := s.NewProduct(t, 2500, 7)
+	c := s.NewShopper(t)
+	c.AddToCart(product, 3)
+
+	r := c.Do("POST", "/api/checkout", shoptest.CheckoutBody("4000000000000002"), nil)
+	if r.Status != http.StatusPaymentRequired || r.Error.Code != "payment_declined" {
+		t.Fatalf("checkout with a declined card: %d %s; want 402 payment_declined", r.Status, r.Body)
+	}
+	if n := s.Stock(t, product); n != 7 {
+		t.Errorf("stock is %d after the declined checkout, want 7", n)
+	}
+	var orders struct {
+		Orders []struct {
+			Status        string `json:"status"`
+			FailureReason string `json:"failure_reason"`
+		} `json:"orders"`
+	}
+	c.Do("GET", "/api/orders", nil, nil).Decode(t, &orders)
+	if len(orders.Orders) != 1 || orders.Orders[0].Status != "failed" || orders.Orders[0].FailureReason != "payment_declined" {
+		t.Errorf("orders after a declined checkout: %+v; want one failed with payment_declined", orders.Orders)
+	}
+	// The cart is kept, so the shopper can retry with another card.
+	r = c.Do("POST", "/api/checkout", shoptest.CheckoutBody(""), nil)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("retry with a good card: %d %s", r.Status, r.Body)
+	}
+	if n := s.Stock(t, product); n != 4 {
+		t.Errorf("stock is %d after the successful retry, want 4", n)
+	}
+}
+
+// A retried checkout with the same Idempotency-Key places one order and charges once.
+func TestCheckout_SameIdempotencyKey_PlacesOneOrder(t *testing.T) {
+	s := shoptest.Start(t, shoptest.Options{})
+	product := s.NewProduct(t, 1000, 5)
+	c := s.NewShopper(t)
+	c.AddToCart(product, 1)
+	key := http.Header{"Idempotency-Key": {"checkout-attempt-0001"}}
+	first := c.Do("POST", "/api/checkout", shoptest.CheckoutBody(""), key)
+	second := c.Do("POST", "/api/checkout", shoptest.CheckoutBody(""), key)
+	if first.Status != http.StatusCreated || second.Status != http.StatusCreated {
+		t.Fatalf("checkouts: %d %s / %d %s", first.Status, first.Body, second.Status, second.Body)
+	}
+	var a, b struct{ ID string }
+	first.Decode(t, &a)
+	second.Decode(t, &b)
+	if a.ID != b.ID {
+		t.Errorf("two orders %s and %s for one idempotency key", a.ID, b.ID)
+	}
+	if n := s.Stock(t, product); n != 4 {
+		t.Errorf("stock is %d, want 4: one unit sold once", n)
+	}
+}
+
+// An empty cart cannot be checked out.
+func TestCheckout_EmptyCart_Conflict(t *testing.T) {
+	s := shoptest.Start(t, shoptest.Options{})
+	c := s.NewShopper(t)
+	r := c.Do("POST", "/api/checkout", shoptest.CheckoutBody(""), nil)
+	if r.Status != http.StatusConflict || r.Error.Code != "empty_cart" {
+		t.Errorf("checkout of an empty cart: %d %s; want 409 empty_cart", r.Status, r.Body)
+	}
+}
+
+func queryOrders(t *testing.T, s *shoptest.Shop, sql string, args ...any) pgx.Row {
+	t.Helper()
+	conn := s.Connect(t, "orders")
+	return conn.QueryRow(t.Context(), sql, args...)
+}
+
+// A checkout whose orders process died after charging (the order stays pending) is
+// found by the sweeper: the charge is refunded, the stock released, the order failed.
+func TestCheckout_AbandonedMidSaga_SweptRefundedReleased(t *testing.T) {
+	s := shoptest.Start(t, shoptest.Options{Env: map[string]string{"PENDING_ORDER_TIMEOUT": "1s", "RESERVATION_TTL": "1h"}})
+	product := s.NewProduct(t, 800, 5)
+	orderID := "0199a0b0-1111-7000-8000-00000000abcd"
+	ordersDB := s.Connect(t, "orders")
+	if _, err := ordersDB.Exec(t.Context(), `INSERT INTO orders (id, user_id, status, total_cents, currency, shipping_address)
+		VALUES ($1, '0199a0b0-2222-7000-8000-000000000001', 'pending', 1600, 'USD', '{}')`, orderID); err != nil {
+		t.Fatal(err)
+	}
+	// What the saga had done before the process died: the hold and the charge.
+	if err := s.Inventory(t).Reserve(t.Context(), orderID, []inventory.Item{{ProductID: product, Quantity: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	charge := httpx.Client{BaseURL: s.URL["payments"], HTTP: http.DefaultClient}
+	var c struct{ ID, Status string }
+	if err := charge.Do(t.Context(), "POST", "/v1/charges", "/v1/charges", nil, map[string]any{
+		"idempotency_key": "order-" + orderID, "amount_cents": 1600, "currency": "USD",
+		"card": map[string]string{"number": "4242424242424242", "expiry": "12/39", "cvc": "123"},
+	}, &c); err != nil || c.Status != "succeeded" {
+		t.Fatalf("charge: %v %+v", err, c)
+	}
+
+	var refunded struct{ Refunded bool }
+	shoptest.Eventually(t, 15*time.Second, func() error {
+		var status, reason string
+		if err := ordersDB.QueryRow(t.Context(), `SELECT status, failure_reason FROM orders WHERE id = $1`, orderID).Scan(&status, &reason); err != nil {
+			return err
+		}
+		if status != "failed" || reason != "abandoned" {
+			return fmt.Errorf("order is %s (%s)", status, reason)
+		}
+		if n := s.Stock(t, product); n != 5 {
+			return fmt.Errorf("stock %d after the sweep, want 5", n)
+		}
+		if err := charge.Do(t.Context(), "GET", "/v1/charges/{id}", "/v1/charges/"+c.ID, nil, nil, &refunded); err != nil || !refunded.Refunded {
+			return fmt.Errorf("charge refunded: %v (%v)", refunded.Refunded, err)
+		}
+		return nil
+	})
+}

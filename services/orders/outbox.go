@@ -1,0 +1,170 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelshop/shop/internal/rabbit"
+	"github.com/otelshop/shop/telemetry"
+)
+
+// relay publishes outbox events to RabbitMQ in order, marking each published only after
+// the broker confirmed it. If RabbitMQ is down, events wait in the outbox; if the
+// process dies between publishing and marking, the event is published again and
+// consumers deduplicate it by message id. Nothing is lost either way.
+type relay struct {
+	db        *pgxpool.Pool
+	publisher *rabbit.Publisher
+	tel       *telemetry.Telemetry
+	tracer    trace.Tracer
+	interval  time.Duration
+	wakeCh    chan struct{}
+
+	published metric.Int64Counter
+	lag       metric.Float64Histogram
+}
+
+const relayBatch = 100
+
+func newRelay(db *pgxpool.Pool, pub *rabbit.Publisher, interval time.Duration, tel *telemetry.Telemetry) *relay {
+	meter := tel.Meter(scope)
+	r := &relay{db: db, publisher: pub, tel: tel, tracer: tel.Tracer(scope), interval: interval, wakeCh: make(chan struct{}, 1)}
+	r.published, _ = meter.Int64Counter("shop.outbox.published", metric.WithDescription("Outbox events published, by routing key."))
+	r.lag, _ = meter.Float64Histogram("shop.outbox.lag", metric.WithUnit("s"),
+		metric.WithDescription("Time from an event's commit to the broker's confirm."))
+	_, _ = meter.Int64ObservableGauge("shop.outbox.pending",
+		metric.WithDescription("Outbox events not yet published."),
+		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+			var n int64
+			if err := db.QueryRow(telemetry.Unsampled(ctx), `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err != nil {
+				return err
+			}
+			o.Observe(n)
+			return nil
+		}))
+	return r
+}
+
+// wake asks the relay to look now rather than at its next tick.
+func (r *relay) wake() {
+	select {
+	case r.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+func (r *relay) run(ctx context.Context) {
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	cleanup := time.NewTicker(10 * time.Minute)
+	defer cleanup.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wakeCh:
+		case <-t.C:
+		case <-cleanup.C:
+			if _, err := r.db.Exec(telemetry.Unsampled(ctx), `DELETE FROM outbox WHERE published_at < now() - interval '1 day'`); err != nil {
+				r.tel.Logger.Warn("clean up published outbox events", "error", err)
+			}
+			continue
+		}
+		for {
+			n, err := r.relayOnce(ctx)
+			if err != nil {
+				if !failing && ctx.Err() == nil {
+					r.tel.Logger.Warn("outbox relay cannot publish; events wait in the outbox", "error", err)
+				}
+				failing = true
+				break
+			}
+			if failing {
+				r.tel.Logger.Info("outbox relay publishing again")
+				failing = false
+			}
+			if n < relayBatch {
+				break
+			}
+		}
+	}
+}
+
+type outboxRow struct {
+	id          int64
+	messageID   string
+	routingKey  string
+	payload     []byte
+	traceparent string
+	createdAt   time.Time
+}
+
+// relayOnce publishes up to relayBatch events, oldest first, and stops at the first
+// failure so that events leave in order.
+func (r *relay) relayOnce(ctx context.Context) (int, error) {
+	sent := 0
+	var publishErr error
+	err := pgx.BeginFunc(telemetry.Unsampled(ctx), r.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(telemetry.Unsampled(ctx), `SELECT id, message_id, routing_key, payload, traceparent, created_at
+			FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, relayBatch)
+		if err != nil {
+			return fmt.Errorf("select outbox: %w", err)
+		}
+		batch, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (outboxRow, error) {
+			var o outboxRow
+			return o, row.Scan(&o.id, &o.messageID, &o.routingKey, &o.payload, &o.traceparent, &o.createdAt)
+		})
+		if err != nil {
+			return err
+		}
+		for _, ev := range batch {
+			if publishErr = r.publish(ctx, tx, ev); publishErr != nil {
+				break // commit the events marked so far; the rest wait, in order
+			}
+			sent++
+		}
+		return nil
+	})
+	if err != nil {
+		// Rolled back: events published in this batch are published again later and
+		// deduplicated by their consumers.
+		return 0, err
+	}
+	return sent, publishErr
+}
+
+// publish sends one event in an "outbox relay" span that continues the trace of the
+// checkout that wrote it, so one trace runs from the gateway to shipping.
+func (r *relay) publish(ctx context.Context, tx pgx.Tx, ev outboxRow) error {
+	parent := ctx
+	if sc := telemetry.SpanContextFromTraceparent(ev.traceparent); sc.IsValid() {
+		parent = trace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	ctx, span := r.tracer.Start(parent, "outbox relay "+ev.routingKey, trace.WithAttributes(
+		semconv.MessagingMessageID(ev.messageID),
+		attribute.Float64("shop.outbox.wait_seconds", time.Since(ev.createdAt).Seconds())))
+	defer span.End()
+	err := r.publisher.Publish(ctx, rabbit.Message{ID: ev.messageID, RoutingKey: ev.routingKey, Body: ev.payload, Type: ev.routingKey})
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "publish failed")
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = $1`, ev.id); err != nil {
+		return fmt.Errorf("mark outbox event published: %w", err)
+	}
+	attrs := metric.WithAttributes(attribute.String("routing_key", ev.routingKey))
+	r.published.Add(ctx, 1, attrs)
+	r.lag.Record(ctx, time.Since(ev.createdAt).Seconds(), attrs)
+	return nil
+}

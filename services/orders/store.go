@@ -1,0 +1,214 @@
+package orders
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Order states.
+const (
+	StatusPending = "pending"
+	StatusPlaced  = "placed"
+	StatusFailed  = "failed"
+)
+
+// Item is a line of an order, priced when the order was made.
+type Item struct {
+	ProductID  string `json:"product_id"`
+	Quantity   int    `json:"quantity"`
+	PriceCents int64  `json:"price_cents"`
+}
+
+// Address is where an order ships to.
+type Address struct {
+	Name       string `json:"name"`
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2,omitempty"`
+	City       string `json:"city"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+}
+
+// Order is a user's purchase and where its checkout stands.
+type Order struct {
+	ID              string    `json:"id"`
+	UserID          string    `json:"-"`
+	Status          string    `json:"status"`
+	TotalCents      int64     `json:"total_cents"`
+	Currency        string    `json:"currency"`
+	Items           []Item    `json:"items"`
+	FailureReason   string    `json:"failure_reason,omitempty"`
+	PaymentID       string    `json:"payment_id,omitempty"`
+	ShippingAddress Address   `json:"shipping_address"`
+	CreatedAt       time.Time `json:"created_at"`
+	IdempotencyKey  string    `json:"-"`
+}
+
+var (
+	errNoOrder   = errors.New("no such order")
+	errDuplicate = errors.New("an order with this idempotency key exists")
+)
+
+type store struct{ db *pgxpool.Pool }
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// createPending stores a new order in state pending, before any other step of the
+// checkout, so that an interrupted checkout leaves a trace to clean up.
+func (s store) createPending(ctx context.Context, o *Order) error {
+	addr, err := json.Marshal(o.ShippingAddress)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key, shipping_address)
+			VALUES ($1, $2, 'pending', $3, $4, $5, $6) RETURNING created_at`,
+			o.ID, o.UserID, o.TotalCents, o.Currency, nullable(o.IdempotencyKey), addr).Scan(&o.CreatedAt)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return errDuplicate
+		}
+		if err != nil {
+			return fmt.Errorf("insert order: %w", err)
+		}
+		for _, it := range o.Items {
+			if _, err := tx.Exec(ctx, `INSERT INTO order_items (order_id, product_id, quantity, price_cents) VALUES ($1, $2, $3, $4)`,
+				o.ID, it.ProductID, it.Quantity, it.PriceCents); err != nil {
+				return fmt.Errorf("insert order item: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// OutboxEvent is an event to publish once the transaction that wrote it commits.
+type OutboxEvent struct {
+	MessageID   string
+	RoutingKey  string
+	Payload     []byte
+	Traceparent string
+}
+
+// markPlaced records the payment, moves the order to placed and writes its event to
+// the outbox, all in one transaction: the order is placed if and only if its event
+// will be published.
+func (s store) markPlaced(ctx context.Context, orderID, paymentID string, ev OutboxEvent) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE orders SET status = 'placed', payment_id = $2, updated_at = now()
+			WHERE id = $1 AND status = 'pending'`, orderID, paymentID)
+		if err != nil {
+			return fmt.Errorf("mark order placed: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("mark order placed: order %s is no longer pending", orderID)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox (message_id, routing_key, payload, traceparent) VALUES ($1, $2, $3, $4)`,
+			ev.MessageID, ev.RoutingKey, ev.Payload, ev.Traceparent); err != nil {
+			return fmt.Errorf("write outbox: %w", err)
+		}
+		return nil
+	})
+}
+
+// markFailed moves a pending order to failed and says whether it did. Whoever moves an
+// order out of pending (the saga or the sweeper) owns what follows.
+func (s store) markFailed(ctx context.Context, orderID, reason, paymentID string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE orders SET status = 'failed', failure_reason = $2, payment_id = $3, updated_at = now()
+		WHERE id = $1 AND status = 'pending'`, orderID, reason, paymentID)
+	if err != nil {
+		return false, fmt.Errorf("mark order failed: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+const orderColumns = `id, user_id, status, total_cents, currency, failure_reason, payment_id, shipping_address, created_at, coalesce(idempotency_key, '')`
+
+func (s store) scanOrders(ctx context.Context, sql string, args ...any) ([]Order, error) {
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("select orders: %w", err)
+	}
+	orders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) {
+		var o Order
+		err := r.Scan(&o.ID, &o.UserID, &o.Status, &o.TotalCents, &o.Currency, &o.FailureReason, &o.PaymentID,
+			&o.ShippingAddress, &o.CreatedAt, &o.IdempotencyKey)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan orders: %w", err)
+	}
+	if len(orders) == 0 {
+		return orders, nil
+	}
+	ids := make([]string, len(orders))
+	byID := make(map[string]*Order, len(orders))
+	for i := range orders {
+		ids[i] = orders[i].ID
+		orders[i].Items = []Item{}
+		byID[orders[i].ID] = &orders[i]
+	}
+	rows, err = s.db.Query(ctx, `SELECT order_id, product_id, quantity, price_cents FROM order_items
+		WHERE order_id = ANY($1) ORDER BY product_id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("select order items: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var it Item
+		if err := rows.Scan(&id, &it.ProductID, &it.Quantity, &it.PriceCents); err != nil {
+			return nil, fmt.Errorf("scan order item: %w", err)
+		}
+		byID[id].Items = append(byID[id].Items, it)
+	}
+	return orders, rows.Err()
+}
+
+// get returns the order only if it is userID's.
+func (s store) get(ctx context.Context, userID, orderID string) (Order, error) {
+	orders, err := s.scanOrders(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = $1 AND user_id = $2`, orderID, userID)
+	if err != nil {
+		return Order{}, err
+	}
+	if len(orders) == 0 {
+		return Order{}, errNoOrder
+	}
+	return orders[0], nil
+}
+
+func (s store) byIdempotencyKey(ctx context.Context, userID, key string) (Order, error) {
+	orders, err := s.scanOrders(ctx, `SELECT `+orderColumns+` FROM orders WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
+	if err != nil {
+		return Order{}, err
+	}
+	if len(orders) == 0 {
+		return Order{}, errNoOrder
+	}
+	return orders[0], nil
+}
+
+func (s store) list(ctx context.Context, userID string, limit int) ([]Order, error) {
+	return s.scanOrders(ctx, `SELECT `+orderColumns+` FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2`, userID, limit)
+}
+
+// stalePending returns orders pending since before cutoff: their checkout died midway.
+func (s store) stalePending(ctx context.Context, cutoff time.Time, limit int) ([]Order, error) {
+	return s.scanOrders(ctx, `SELECT `+orderColumns+` FROM orders WHERE status = 'pending' AND created_at < $1
+		ORDER BY created_at LIMIT $2`, cutoff, limit)
+}

@@ -1,0 +1,68 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/otelshop/shop/internal/httpx"
+	"github.com/otelshop/shop/internal/resilience"
+	"github.com/otelshop/shop/telemetry"
+)
+
+// Client is how orders charges and refunds. Both calls are idempotent (by key, by
+// charge), so both are retried, behind a circuit breaker.
+type Client struct {
+	api     httpx.Client
+	retry   resilience.Retry
+	breaker *gobreaker.CircuitBreaker[any]
+}
+
+// NewClient returns a payments client for baseURL.
+func NewClient(baseURL string, hc *http.Client, tel *telemetry.Telemetry) *Client {
+	return &Client{
+		api:     httpx.Client{BaseURL: baseURL, HTTP: hc},
+		retry:   resilience.DefaultRetry,
+		breaker: resilience.NewBreaker[any]("payments", tel, httpx.Retryable),
+	}
+}
+
+func (c *Client) do(ctx context.Context, method, template, path string, in, out any) error {
+	return c.retry.Do(ctx, func(err error) bool { return httpx.Retryable(err) && !errors.Is(err, gobreaker.ErrOpenState) },
+		func(ctx context.Context) error {
+			_, err := c.breaker.Execute(func() (any, error) {
+				return nil, c.api.Do(ctx, method, template, path, nil, in, out)
+			})
+			return err
+		})
+}
+
+// Charge charges card amountCents once per key, however often it is called.
+func (c *Client) Charge(ctx context.Context, key string, amountCents int64, card Card) (Charge, error) {
+	var out Charge
+	err := c.do(ctx, http.MethodPost, "/v1/charges", "/v1/charges",
+		chargeRequest{IdempotencyKey: key, AmountCents: amountCents, Currency: "USD", Card: card}, &out)
+	return out, err
+}
+
+// ChargeByKey returns the charge made with key; a missing one is an *httpx.Error 404.
+func (c *Client) ChargeByKey(ctx context.Context, key string) (Charge, error) {
+	var out Charge
+	err := c.do(ctx, http.MethodGet, "/v1/charges", "/v1/charges?idempotency_key="+url.QueryEscape(key), nil, &out)
+	return out, err
+}
+
+// Refund returns a charge in full; refunding twice refunds once.
+func (c *Client) Refund(ctx context.Context, chargeID string) (Refund, error) {
+	var out Refund
+	err := c.do(ctx, http.MethodPost, "/v1/charges/{id}/refund", "/v1/charges/"+url.PathEscape(chargeID)+"/refund", nil, &out)
+	return out, err
+}
+
+// SetProvider changes the simulated processor.
+func (c *Client) SetProvider(ctx context.Context, s ProviderSettings) error {
+	return c.api.Do(ctx, http.MethodPut, "/v1/provider", "/v1/provider", nil, s, nil)
+}

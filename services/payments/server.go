@@ -1,0 +1,323 @@
+// Package payments charges and refunds cards against a simulated processor whose
+// latency, decline rate and error rate are set at run time. Charges and refunds are
+// idempotent: a retried charge never charges twice. PostgreSQL database shop_payments.
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelshop/shop/internal/httpx"
+	"github.com/otelshop/shop/internal/pg"
+	"github.com/otelshop/shop/telemetry"
+)
+
+const scope = "github.com/otelshop/shop/services/payments"
+
+// Config is what the payments service needs.
+type Config struct {
+	Addr        string
+	PostgresURL string
+	Database    string
+	Provider    ProviderSettings
+}
+
+// Run serves the payments API until ctx ends.
+func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry) error {
+	db, err := pg.Open(ctx, cfg.PostgresURL, cfg.Database, migrationFiles, tel)
+	if err != nil {
+		return fmt.Errorf("payments: %w", err)
+	}
+	defer db.Close()
+	h := NewServer(store{db}, cfg.Provider, tel, map[string]httpx.Check{"postgres": db.Ping})
+	return httpx.Serve(ctx, tel.Logger, "payments", cfg.Addr, h, nil)
+}
+
+type server struct {
+	store    store
+	provider *provider
+	tel      *telemetry.Telemetry
+	tracer   trace.Tracer
+	charges  metric.Int64Counter
+	refunds  metric.Int64Counter
+}
+
+// NewServer returns the payments HTTP API.
+func NewServer(st store, settings ProviderSettings, tel *telemetry.Telemetry, checks map[string]httpx.Check) http.Handler {
+	meter := tel.Meter(scope)
+	s := &server{store: st, provider: &provider{settings: settings}, tel: tel, tracer: tel.Tracer(scope)}
+	s.charges, _ = meter.Int64Counter("shop.payments.charges",
+		metric.WithDescription("Charges decided, by outcome (succeeded, declined, error) and decline reason."))
+	s.refunds, _ = meter.Int64Counter("shop.payments.refunds", metric.WithDescription("Charges refunded."))
+	mux := http.NewServeMux()
+	s.routes(mux)
+	httpx.HandleHealth(mux, checks)
+	return tel.HTTPServer(httpx.Middleware(tel.Logger, mux))
+}
+
+// Card is what a shopper pays with. It is never stored, logged or put on a span.
+type Card struct {
+	Number string `json:"number"`
+	Expiry string `json:"expiry"` // MM/YY
+	CVC    string `json:"cvc"`
+}
+
+type chargeRequest struct {
+	IdempotencyKey string `json:"idempotency_key"`
+	AmountCents    int64  `json:"amount_cents"`
+	Currency       string `json:"currency"`
+	Card           Card   `json:"card"`
+}
+
+var (
+	keyPattern    = regexp.MustCompile(`^[A-Za-z0-9_.:-]{8,100}$`)
+	digitsPattern = regexp.MustCompile(`^[0-9]{12,19}$`)
+	expiryPattern = regexp.MustCompile(`^(0[1-9]|1[0-2])/([0-9]{2})$`)
+	cvcPattern    = regexp.MustCompile(`^[0-9]{3,4}$`)
+)
+
+func (r *chargeRequest) Validate() error {
+	switch {
+	case !keyPattern.MatchString(r.IdempotencyKey):
+		return httpx.Invalid("idempotency_key", "must be 8 to 100 letters, digits or ._:-")
+	case r.AmountCents <= 0 || r.AmountCents > 100_000_000:
+		return httpx.Invalid("amount_cents", "must be a positive whole number of cents up to 1,000,000.00")
+	case r.Currency != "USD":
+		return httpx.Invalid("currency", "only USD is accepted")
+	}
+	return ValidateCard(r.Card, time.Now())
+}
+
+// ValidateCard checks a card's form: a Luhn-valid number, an expiry not past, a CVC.
+func ValidateCard(c Card, now time.Time) error {
+	if !digitsPattern.MatchString(c.Number) || !luhn(c.Number) {
+		return httpx.Invalid("card.number", "must be a valid card number")
+	}
+	m := expiryPattern.FindStringSubmatch(c.Expiry)
+	if m == nil {
+		return httpx.Invalid("card.expiry", "must be MM/YY")
+	}
+	month, _ := strconv.Atoi(m[1])
+	year, _ := strconv.Atoi(m[2])
+	// A card is good through the last day of its expiry month.
+	if !time.Date(2000+year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC).After(now) {
+		return httpx.Invalid("card.expiry", "the card has expired")
+	}
+	if !cvcPattern.MatchString(c.CVC) {
+		return httpx.Invalid("card.cvc", "must be 3 or 4 digits")
+	}
+	return nil
+}
+
+func luhn(number string) bool {
+	sum := 0
+	double := false
+	for i := len(number) - 1; i >= 0; i-- {
+		d := int(number[i] - '0')
+		if double {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+func brand(number string) string {
+	switch {
+	case number[0] == '4':
+		return "visa"
+	case number[0] == '5':
+		return "mastercard"
+	case number[:2] == "34" || number[:2] == "37":
+		return "amex"
+	}
+	return "other"
+}
+
+func (s *server) handleCharge() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		req, err := httpx.Decode[chargeRequest](r)
+		if err != nil {
+			return err
+		}
+		ctx := r.Context()
+		span := trace.SpanFromContext(ctx)
+		span.SetAttributes(attribute.Int64("shop.payment.amount_cents", req.AmountCents))
+		// A replay answers with the stored outcome and never reaches the processor.
+		if c, err := s.store.byKey(ctx, req.IdempotencyKey); err == nil {
+			return s.answerCharge(w, r, req, c, http.StatusOK)
+		} else if !errors.Is(err, errNoCharge) {
+			return err
+		}
+		reason, err := s.authorize(ctx, req.Card.Number)
+		if errors.Is(err, errProviderDown) {
+			s.charges.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "error"), attribute.String("reason", "processor_unavailable")))
+			return &httpx.Error{Status: http.StatusBadGateway, Code: "processor_unavailable", Message: "the payment processor did not answer; retry with the same idempotency key"}
+		}
+		if err != nil {
+			return err
+		}
+		id, _ := uuid.NewV7()
+		c := Charge{ID: id.String(), IdempotencyKey: req.IdempotencyKey, AmountCents: req.AmountCents, Currency: req.Currency,
+			Status: "succeeded", DeclineReason: reason, CardBrand: brand(req.Card.Number), CardLast4: req.Card.Number[len(req.Card.Number)-4:]}
+		if reason != "" {
+			c.Status = "declined"
+		}
+		stored, created, err := s.store.record(ctx, c)
+		if err != nil {
+			return err
+		}
+		if created {
+			s.charges.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", c.Status), attribute.String("reason", reasonOrNone(c.DeclineReason))))
+			return s.answerCharge(w, r, req, stored, http.StatusCreated)
+		}
+		return s.answerCharge(w, r, req, stored, http.StatusOK)
+	})
+}
+
+func (s *server) authorize(ctx context.Context, number string) (string, error) {
+	ctx, span := s.tracer.Start(ctx, "processor authorize", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("shop.payment.card_brand", brand(number))))
+	defer span.End()
+	reason, err := s.provider.authorize(ctx, number)
+	if err != nil {
+		span.RecordError(err)
+	}
+	span.SetAttributes(attribute.String("shop.payment.decline_reason", reasonOrNone(reason)))
+	return reason, err
+}
+
+func reasonOrNone(r string) string {
+	if r == "" {
+		return "none"
+	}
+	return r
+}
+
+// answerCharge answers a charge, refusing a key reused for a different amount.
+func (s *server) answerCharge(w http.ResponseWriter, r *http.Request, req chargeRequest, c Charge, status int) error {
+	if c.AmountCents != req.AmountCents || c.Currency != req.Currency {
+		return httpx.Conflict("idempotency_key_reused", "this idempotency key was used for a different charge")
+	}
+	trace.SpanFromContext(r.Context()).SetAttributes(
+		attribute.String("shop.payment.status", c.Status),
+		attribute.Bool("shop.payment.replayed", status == http.StatusOK))
+	httpx.WriteJSON(w, status, c)
+	return nil
+}
+
+// handleFindCharge finds the charge made with an idempotency key, so a caller whose
+// charge call ended without an answer can learn the outcome and refund it.
+func (s *server) handleFindCharge() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		key := r.URL.Query().Get("idempotency_key")
+		if !keyPattern.MatchString(key) {
+			return httpx.Invalid("idempotency_key", "must be 8 to 100 letters, digits or ._:-")
+		}
+		c, err := s.store.byKey(r.Context(), key)
+		if errors.Is(err, errNoCharge) {
+			return httpx.NotFound("charge")
+		}
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, c)
+		return nil
+	})
+}
+
+func (s *server) handleGetCharge() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			return httpx.Invalid("id", "must be a charge id")
+		}
+		c, err := s.store.byID(r.Context(), id.String())
+		if errors.Is(err, errNoCharge) {
+			return httpx.NotFound("charge")
+		}
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, c)
+		return nil
+	})
+}
+
+func (s *server) handleRefund() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			return httpx.Invalid("id", "must be a charge id")
+		}
+		ctx := r.Context()
+		c, err := s.store.byID(ctx, id.String())
+		if errors.Is(err, errNoCharge) {
+			return httpx.NotFound("charge")
+		}
+		if err != nil {
+			return err
+		}
+		if c.Status != "succeeded" {
+			return httpx.Conflict("not_refundable", "only a succeeded charge can be refunded")
+		}
+		refundID, _ := uuid.NewV7()
+		ref, created, err := s.store.refund(ctx, c.ID, refundID.String(), c.AmountCents)
+		if err != nil {
+			return err
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+			s.refunds.Add(ctx, 1)
+			s.tel.Logger.InfoContext(ctx, "charge refunded", "charge_id", c.ID, "amount_cents", c.AmountCents)
+		}
+		httpx.WriteJSON(w, status, ref)
+		return nil
+	})
+}
+
+func (p *ProviderSettings) Validate() error {
+	switch {
+	case p.LatencyMS < 0 || p.LatencyMS > 10_000:
+		return httpx.Invalid("latency_ms", "must be from 0 to 10000")
+	case p.FailureRate < 0 || p.FailureRate > 1:
+		return httpx.Invalid("failure_rate", "must be from 0 to 1")
+	case p.ErrorRate < 0 || p.ErrorRate > 1:
+		return httpx.Invalid("error_rate", "must be from 0 to 1")
+	}
+	return nil
+}
+
+func (s *server) handleGetProvider() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, s.provider.get())
+	})
+}
+
+func (s *server) handleSetProvider() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		settings, err := httpx.Decode[ProviderSettings](r)
+		if err != nil {
+			return err
+		}
+		s.provider.set(settings)
+		s.tel.Logger.InfoContext(r.Context(), "payment processor simulation changed",
+			"latency_ms", settings.LatencyMS, "failure_rate", settings.FailureRate, "error_rate", settings.ErrorRate)
+		httpx.WriteJSON(w, http.StatusOK, settings)
+		return nil
+	})
+}
