@@ -34,21 +34,17 @@ func TestGenerated_MatchesCommittedJSON(t *testing.T) {
 // datasourceUid their cross-signal links name.
 func provisioned(t *testing.T) (types map[string]string, linked []string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "provisioning", "datasources", "datasources.yaml"))
+	sources, err := ReadDatasources(filepath.Join("..", DatasourcesFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	types = map[string]string{}
-	for _, block := range strings.Split(string(b), "\n  - name: ")[1:] {
-		uid := regexp.MustCompile(`(?m)^    uid: (\S+)`).FindStringSubmatch(block)
-		typ := regexp.MustCompile(`(?m)^    type: (\S+)`).FindStringSubmatch(block)
-		if uid == nil || typ == nil {
-			t.Fatalf("datasources.yaml: a datasource without uid or type:\n%s", block)
+	for _, ds := range sources {
+		if ds.UID == "" || ds.Type == "" {
+			t.Fatalf("datasources.yaml: datasource %q has no uid or type", ds.Name)
 		}
-		types[uid[1]] = typ[1]
-	}
-	for _, m := range regexp.MustCompile(`datasourceUid: (\S+)`).FindAllStringSubmatch(string(b), -1) {
-		linked = append(linked, m[1])
+		types[ds.UID] = ds.Type
+		linked = append(linked, ds.LinkedUIDs()...)
 	}
 	return types, linked
 }

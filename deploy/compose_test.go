@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"maps"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/mod/modfile"
 )
 
 // repoRoot is where compose.yaml and everything it references live.
@@ -102,8 +103,8 @@ func TestCompose_ProblemsAreCaught(t *testing.T) {
 			editService(p, "cart", func(s *types.ServiceConfig) { s.User = "" })
 		}, "cart: runs as root"},
 		{"prometheus image differs from the local pin", func(p *types.Project) {
-			editService(p, "prometheus", func(s *types.ServiceConfig) { s.Image = "prom/prometheus:v3.9.0" })
-		}, "prometheus: image prom/prometheus:v3.9.0, want prom/prometheus:v3.9.1"},
+			editService(p, "prometheus", func(s *types.ServiceConfig) { s.Image = "prom/prometheus:v3.11.0" })
+		}, "prometheus: image prom/prometheus:v3.11.0, want prom/prometheus:v3.12.0"},
 		{"jaeger image differs from the local pin", func(p *types.Project) {
 			editService(p, "jaeger", func(s *types.ServiceConfig) { s.Image = "jaegertracing/jaeger:latest" })
 		}, "jaeger: image jaegertracing/jaeger:latest"},
@@ -422,10 +423,28 @@ func pinProblems(root string, p *types.Project) []string {
 		return jaegerImage(v)
 	})
 
-	collectorVersion, err := manifestVersion(filepath.Join(root, "tools", "otelcol", "manifest.yaml"))
+	manifestPath := filepath.Join(root, "tools", "otelcol", "manifest.yaml")
+	modules, err := manifestModules(manifestPath)
 	if err != nil {
 		add("otel-collector: %v", err)
 		return problems
+	}
+	collectorVersion, err := manifestVersion(modules, manifestPath)
+	if err != nil {
+		add("otel-collector: %v", err)
+		return problems
+	}
+	// The builder's sources compile against tools/otelcol/go.mod, so it must
+	// require each component at the version the manifest names.
+	requires, err := goModRequires(filepath.Join(root, "tools", "otelcol", "go.mod"))
+	if err != nil {
+		add("otel-collector: %v", err)
+		return problems
+	}
+	for _, module := range slices.Sorted(maps.Keys(modules)) {
+		if got := requires[module]; got != modules[module] {
+			add("otel-collector: tools/otelcol/go.mod requires %s at %q, the manifest at %s", module, got, modules[module])
+		}
 	}
 	s, ok := p.Services["otel-collector"]
 	switch {
@@ -449,47 +468,89 @@ func pinProblems(root string, p *types.Project) []string {
 	return problems
 }
 
-// requiredVersion reads the version goModPath requires of module, in either
-// go.mod form (a require line or a require block).
+// requiredVersion reads the version goModPath requires of module.
 func requiredVersion(goModPath, module string) (string, error) {
-	f, err := os.Open(goModPath)
+	requires, err := goModRequires(goModPath)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 3 && fields[0] == "require" && fields[1] == module {
-			return fields[2], nil
-		}
-		if len(fields) >= 2 && fields[0] == module {
-			return fields[1], nil
+	v, ok := requires[module]
+	if !ok {
+		return "", fmt.Errorf("%s does not require %s", goModPath, module)
+	}
+	return v, nil
+}
+
+// goModRequires maps every module goModPath requires to its version.
+func goModRequires(goModPath string) (map[string]string, error) {
+	data, err := os.ReadFile(goModPath)
+	if err != nil {
+		return nil, err
+	}
+	f, err := modfile.ParseLax(goModPath, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	requires := make(map[string]string, len(f.Require))
+	for _, r := range f.Require {
+		requires[r.Mod.Path] = r.Mod.Version
+	}
+	return requires, nil
+}
+
+// builderManifest is the part of the collector builder's manifest the pins
+// are read from: every component and provider as "module version".
+type builderManifest struct {
+	Receivers  []gomodEntry `yaml:"receivers"`
+	Processors []gomodEntry `yaml:"processors"`
+	Connectors []gomodEntry `yaml:"connectors"`
+	Exporters  []gomodEntry `yaml:"exporters"`
+	Extensions []gomodEntry `yaml:"extensions"`
+	Providers  []gomodEntry `yaml:"providers"`
+}
+
+type gomodEntry struct {
+	GoMod string `yaml:"gomod"`
+}
+
+// manifestModules maps every module the builder manifest lists to its version.
+func manifestModules(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m builderManifest
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	modules := map[string]string{}
+	for _, list := range [][]gomodEntry{m.Receivers, m.Processors, m.Connectors, m.Exporters, m.Extensions, m.Providers} {
+		for _, e := range list {
+			module, version, ok := strings.Cut(strings.TrimSpace(e.GoMod), " ")
+			if !ok {
+				return nil, fmt.Errorf("%s: gomod %q is not \"module version\"", path, e.GoMod)
+			}
+			modules[module] = strings.TrimSpace(version)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("read %s: %w", goModPath, err)
+	if len(modules) == 0 {
+		return nil, fmt.Errorf("%s lists no components", path)
 	}
-	return "", fmt.Errorf("%s does not require %s", goModPath, module)
+	return modules, nil
 }
 
 // manifestVersion returns the one version the builder manifest pins every
 // collector component (core and contrib, v0.x) at.
-func manifestVersion(path string) (string, error) {
-	text, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
+func manifestVersion(modules map[string]string, path string) (string, error) {
 	var version string
-	for line := range strings.Lines(string(text)) {
-		fields := strings.Fields(line)
-		if len(fields) != 4 || fields[1] != "gomod:" || !strings.HasPrefix(fields[3], "v0.") {
-			continue
+	for _, v := range modules {
+		if !strings.HasPrefix(v, "v0.") {
+			continue // the confmap providers are v1.x, on their own schedule
 		}
-		if version != "" && fields[3] != version {
-			return "", fmt.Errorf("%s pins components at both %s and %s", path, version, fields[3])
+		if version != "" && v != version {
+			return "", fmt.Errorf("%s pins components at both %s and %s", path, version, v)
 		}
-		version = fields[3]
+		version = v
 	}
 	if version == "" {
 		return "", fmt.Errorf("%s pins no v0.x component", path)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/otelshop/shop/dashboards"
-
 	"github.com/otelshop/shop/internal/shoptest"
 )
 
@@ -363,15 +361,19 @@ func promDuration(d time.Duration) string { return strconv.Itoa(int(d.Seconds())
 // scrape interval (timeInterval) read from the provisioned datasource.
 func rateInterval(t *testing.T) time.Duration {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "provisioning", "datasources", "datasources.yaml"))
+	sources, err := dashboards.ReadDatasources(filepath.Join("..", dashboards.DatasourcesFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^\s+timeInterval:\s*(\S+)`).FindSubmatch(b)
-	if m == nil {
+	i := slices.IndexFunc(sources, func(ds dashboards.ProvisionedDatasource) bool { return ds.UID == dashboards.Prometheus.UID })
+	if i < 0 {
+		t.Fatal("datasources.yaml: no Prometheus datasource")
+	}
+	interval, _ := sources[i].JSONData["timeInterval"].(string)
+	if interval == "" {
 		t.Fatal("datasources.yaml: the Prometheus datasource sets no timeInterval")
 	}
-	scrape, err := time.ParseDuration(string(m[1]))
+	scrape, err := time.ParseDuration(interval)
 	if err != nil {
 		t.Fatalf("datasources.yaml: timeInterval: %v", err)
 	}
