@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 )
@@ -141,4 +142,24 @@ func Eventually(t testing.TB, timeout time.Duration, check func() error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Concurrently sends n requests at once (send(i) for i in [0, n)) and counts the
+// answers by status code.
+func Concurrently(n int, send func(i int) Response) map[int]int {
+	var (
+		mu     sync.Mutex
+		counts = map[int]int{}
+		wg     sync.WaitGroup
+	)
+	for i := range n {
+		wg.Go(func() {
+			r := send(i)
+			mu.Lock()
+			counts[r.Status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return counts
 }

@@ -3,7 +3,6 @@ package cart_test
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/otelshop/shop/internal/shoptest"
@@ -25,25 +24,6 @@ func getCart(t *testing.T, c *shoptest.Client) []cart.Item {
 	return body.Items
 }
 
-// statuses sends n requests at once and counts the answers by status.
-func statuses(n int, send func(i int) shoptest.Response) map[int]int {
-	var (
-		mu     sync.Mutex
-		counts = map[int]int{}
-		wg     sync.WaitGroup
-	)
-	for i := range n {
-		wg.Go(func() {
-			r := send(i)
-			mu.Lock()
-			counts[r.Status]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	return counts
-}
-
 // The bounds are enforced inside Redis (Lua), so racing requests cannot overshoot
 // them: of 60 distinct products added at once exactly MaxItems land, and of 20
 // additions of 10 units each exactly as many land as fit under MaxQuantity.
@@ -51,7 +31,7 @@ func TestCart_BoundsHoldUnderConcurrency(t *testing.T) {
 	s := shoptest.Start(t, shoptest.Options{})
 
 	full := s.NewShopper(t)
-	counts := statuses(cart.MaxItems+10, func(i int) shoptest.Response {
+	counts := shoptest.Concurrently(cart.MaxItems+10, func(i int) shoptest.Response {
 		return full.Do("POST", "/api/cart/items", map[string]any{"product_id": fmt.Sprintf("SKU-%05d", i+1), "quantity": 1}, nil)
 	})
 	if counts[http.StatusOK] != cart.MaxItems || counts[http.StatusConflict] != 10 {
@@ -70,7 +50,7 @@ func TestCart_BoundsHoldUnderConcurrency(t *testing.T) {
 	}
 
 	units := s.NewShopper(t)
-	counts = statuses(20, func(int) shoptest.Response {
+	counts = shoptest.Concurrently(20, func(int) shoptest.Response {
 		return units.Do("POST", "/api/cart/items", map[string]any{"product_id": "SKU-00007", "quantity": 10}, nil)
 	})
 	fit := cart.MaxQuantity / 10

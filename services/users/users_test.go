@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,20 +60,9 @@ func TestUsers_ConcurrentRegistrationsOneAccount(t *testing.T) {
 	anon := s.Anonymous(t)
 	email := "race-" + strings.ReplaceAll(t.Name(), "/", "-") + "@example.com"
 
-	var (
-		mu     sync.Mutex
-		counts = map[int]int{}
-		wg     sync.WaitGroup
-	)
-	for range 12 {
-		wg.Go(func() {
-			r := anon.Do("POST", "/api/users/register", map[string]string{"email": email, "password": "long-enough-pw", "name": "Racer"}, nil)
-			mu.Lock()
-			counts[r.Status]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	counts := shoptest.Concurrently(12, func(int) shoptest.Response {
+		return anon.Do("POST", "/api/users/register", map[string]string{"email": email, "password": "long-enough-pw", "name": "Racer"}, nil)
+	})
 	if counts[http.StatusCreated] != 1 || counts[http.StatusConflict] != 11 {
 		t.Errorf("12 registrations of one email: answers %v, want 1 × 201 and 11 × 409", counts)
 	}
