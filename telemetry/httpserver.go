@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,8 +22,9 @@ const httpScope = "github.com/otelshop/shop/telemetry/http"
 // "METHOD /route" following the HTTP semantic conventions, and the
 // http.server.request.duration histogram by method, route and status code.
 //
-// It is leaner than otelhttp's handler (see BenchmarkHTTPServer): attribute sets are
-// built once per (method, route, status) and reused, and nothing else is wrapped.
+// It is leaner than otelhttp's handler (see BenchmarkHTTPServer): span names and
+// metric attribute sets are built once per (method, route, status) and reused, and
+// nothing else is wrapped.
 // The route comes from the ServeMux pattern, so next must be the mux itself or pass
 // the same *http.Request down to it (a middleware that calls r.WithContext before the
 // mux would hide the pattern).
@@ -40,7 +42,7 @@ func (t *Telemetry) HTTPServer(next http.Handler) http.Handler {
 		tracer:     t.Tracer(httpScope),
 		propagator: t.Propagator,
 		duration:   duration,
-		sets:       map[metricKey]attribute.Set{},
+		kinds:      map[metricKey]requestKind{},
 	}
 	return s
 }
@@ -51,8 +53,8 @@ type httpServer struct {
 	propagator propagation.TextMapPropagator
 	duration   metric.Float64Histogram
 
-	mu   sync.RWMutex
-	sets map[metricKey]attribute.Set
+	mu    sync.RWMutex
+	kinds map[metricKey]requestKind
 }
 
 type metricKey struct {
@@ -60,20 +62,33 @@ type metricKey struct {
 	status        int
 }
 
+// spanAttrs holds the attributes a server span is started and finished with.
+// The SDK copies what it is given, so one pooled array serves both calls instead of
+// two allocations per request.
+var spanAttrs = sync.Pool{New: func() any { return new([5]attribute.KeyValue) }}
+
+// serverKind is built once: a fresh option per request would be an allocation.
+var serverKind = trace.WithSpanKind(trace.SpanKindServer)
+
 func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	ctx := s.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx := s.propagator.Extract(r.Context(), requestHeaderCarrier(r.Header))
 	method := knownMethod(r.Method)
-	ctx, span := s.tracer.Start(ctx, method,
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithTimestamp(start),
-		trace.WithAttributes(
-			semconv.HTTPRequestMethodKey.String(method),
-			semconv.URLPath(r.URL.Path),
-			semconv.URLScheme(scheme(r)),
-			semconv.ServerAddress(r.Host),
-			semconv.UserAgentOriginal(r.UserAgent()),
-		))
+	attrs := spanAttrs.Get().(*[5]attribute.KeyValue)
+	defer func() {
+		*attrs = [5]attribute.KeyValue{} // drop the strings before pooling
+		spanAttrs.Put(attrs)
+	}()
+	*attrs = [5]attribute.KeyValue{
+		semconv.HTTPRequestMethodKey.String(method),
+		semconv.URLPath(r.URL.Path),
+		semconv.URLScheme(scheme(r)),
+		semconv.ServerAddress(r.Host),
+		semconv.UserAgentOriginal(r.UserAgent()),
+	}
+	// No WithTimestamp: the SDK reads the clock itself a few nanoseconds later, and
+	// the option would cost an allocation.
+	ctx, span := s.tracer.Start(ctx, method, serverKind, trace.WithAttributes(attrs[:]...))
 	rec := &statusRecorder{ResponseWriter: w}
 	r = r.WithContext(ctx)
 
@@ -81,28 +96,38 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	status := rec.statusOrOK()
 	route := routeOf(r.Pattern)
+	kind := s.kind(method, route, status)
+	attrs[0] = semconv.HTTPResponseStatusCode(status)
 	if route != "" {
-		span.SetName(method + " " + route)
-		span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
+		span.SetName(kind.spanName)
+		attrs[1] = semconv.HTTPRoute(route)
+		span.SetAttributes(attrs[:2]...)
 	} else {
-		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+		span.SetAttributes(attrs[:1]...)
 	}
 	if status >= 500 {
 		span.SetStatus(codes.Error, http.StatusText(status))
 	}
 	span.End()
-	s.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributeSet(s.attributes(method, route, status)))
+	s.duration.Record(ctx, time.Since(start).Seconds(), kind.metricOpt)
 }
 
-// attributes returns the metric attributes for one kind of request. The set is built
-// once and cached: routes, methods and status codes are bounded, so the map is too.
-func (s *httpServer) attributes(method, route string, status int) attribute.Set {
+// requestKind is what every request of one (method, route, status) shares: the span
+// name and the metric attributes, built once.
+type requestKind struct {
+	spanName  string
+	metricOpt metric.RecordOption
+}
+
+// kind returns the requestKind of a request, building it the first time. Routes,
+// methods and status codes are bounded, so the map is too.
+func (s *httpServer) kind(method, route string, status int) requestKind {
 	key := metricKey{method, route, status}
 	s.mu.RLock()
-	set, ok := s.sets[key]
+	k, ok := s.kinds[key]
 	s.mu.RUnlock()
 	if ok {
-		return set
+		return k
 	}
 	kvs := []attribute.KeyValue{
 		semconv.HTTPRequestMethodKey.String(method),
@@ -115,11 +140,14 @@ func (s *httpServer) attributes(method, route string, status int) attribute.Set 
 	if status >= 500 {
 		kvs = append(kvs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 	}
-	set = attribute.NewSet(kvs...)
+	k = requestKind{spanName: method, metricOpt: metric.WithAttributeSet(attribute.NewSet(kvs...))}
+	if route != "" {
+		k.spanName = method + " " + route
+	}
 	s.mu.Lock()
-	s.sets[key] = set
+	s.kinds[key] = k
 	s.mu.Unlock()
-	return set
+	return k
 }
 
 // routeOf turns a ServeMux pattern ("GET /api/products/{id}") into http.route.
@@ -147,6 +175,31 @@ func scheme(r *http.Request) string {
 	}
 	return "http"
 }
+
+// requestHeaderCarrier reads trace context from request headers. It differs from
+// propagation.HeaderCarrier only in that the keys the propagators ask for are
+// canonicalized without allocating: three allocations per request otherwise.
+type requestHeaderCarrier http.Header
+
+func (c requestHeaderCarrier) Get(key string) string {
+	switch key {
+	case "traceparent":
+		key = "Traceparent"
+	case "tracestate":
+		key = "Tracestate"
+	case "baggage":
+		key = "Baggage"
+	default:
+		key = textproto.CanonicalMIMEHeaderKey(key)
+	}
+	if v := c[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c requestHeaderCarrier) Set(key, value string) { propagation.HeaderCarrier(c).Set(key, value) }
+func (c requestHeaderCarrier) Keys() []string        { return propagation.HeaderCarrier(c).Keys() }
 
 // statusRecorder remembers the status code; Unwrap keeps http.ResponseController
 // (flushes, deadlines) working through it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,11 +14,13 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelshop/shop/telemetry"
 )
@@ -41,20 +44,29 @@ func startInMemory(t testing.TB) (*telemetry.Telemetry, *tracetest.InMemoryExpor
 func TestHTTPServer_NamesSpansAndMetricsByRoute(t *testing.T) {
 	tel, spans, reader, _ := startInMemory(t)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	var synthetic string
+	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {
+		synthetic = baggage.FromContext(r.Context()).Member("synthetic").Value()
+		w.WriteHeader(http.StatusOK)
+	})
 	mux.HandleFunc("POST /fail", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
 	srv := httptest.NewServer(tel.HTTPServer(mux))
 	defer srv.Close()
 
-	// A caller's trace context is continued.
+	// A caller's trace context and baggage are continued.
 	req, _ := http.NewRequest("GET", srv.URL+"/items/42", nil)
 	req.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-	for _, r := range []*http.Request{req, mustRequest("POST", srv.URL+"/fail"), mustRequest("GET", srv.URL+"/nowhere")} {
+	req.Header.Set("baggage", "synthetic=true")
+	for i, r := range []*http.Request{req, mustRequest("POST", srv.URL+"/fail"), mustRequest("GET", srv.URL+"/nowhere")} {
+		r.Header.Set("User-Agent", fmt.Sprintf("agent-%d", i))
 		resp, err := http.DefaultClient.Do(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+	}
+	if synthetic != "true" {
+		t.Errorf("baggage member synthetic = %q in the handler, want true", synthetic)
 	}
 	tel.ForceFlush(context.Background())
 	got := map[string]tracetest.SpanStub{}
@@ -73,6 +85,29 @@ func TestHTTPServer_NamesSpansAndMetricsByRoute(t *testing.T) {
 	}
 	if _, ok := got["GET"]; !ok {
 		t.Errorf("an unrouted request should be named by its method only; have %v", keys(got))
+	}
+	// Each span carries its own request's attributes (the server reuses the arrays it
+	// builds them in).
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for name, want := range map[string]map[string]string{
+		"GET /items/{id}": {"http.request.method": "GET", "url.path": "/items/42", "http.route": "/items/{id}", "http.response.status_code": "200", "user_agent.original": "agent-0"},
+		"POST /fail":      {"http.request.method": "POST", "url.path": "/fail", "http.route": "/fail", "http.response.status_code": "502", "user_agent.original": "agent-1"},
+		"GET":             {"http.request.method": "GET", "url.path": "/nowhere", "http.route": "", "http.response.status_code": "404", "user_agent.original": "agent-2"},
+	} {
+		span := got[name]
+		if span.SpanKind != trace.SpanKindServer {
+			t.Errorf("%s: kind %v, want server", name, span.SpanKind)
+		}
+		attrs := map[string]string{}
+		for _, kv := range span.Attributes {
+			attrs[string(kv.Key)] = kv.Value.Emit()
+		}
+		want["url.scheme"], want["server.address"] = "http", host
+		for k, v := range want {
+			if attrs[k] != v {
+				t.Errorf("%s: %s = %q, want %q (all: %v)", name, k, attrs[k], v, attrs)
+			}
+		}
 	}
 
 	var rm metricdata.ResourceMetrics
