@@ -1,22 +1,28 @@
 package shoptest
 
 import (
-	"net/url"
-
 	"context"
-	"github.com/jackc/pgx/v5"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/services/inventory"
 	"github.com/otelshop/shop/telemetry"
 )
 
-// Inventory returns a gRPC client of the shop's inventory service, without telemetry.
+// Inventory returns a gRPC client of the shop's inventory service, without
+// telemetry. The client is made once per shop and closed when the shop stops.
 func (s *Shop) Inventory(t testing.TB) *inventory.Client {
 	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inventory != nil {
+		return s.inventory
+	}
 	tel, err := telemetry.Start(context.Background(), telemetry.Config{ServiceName: "test", Disabled: true, LogOutput: s.Stdout})
 	if err != nil {
 		t.Fatalf("telemetry: %v", err)
@@ -25,7 +31,7 @@ func (s *Shop) Inventory(t testing.TB) *inventory.Client {
 	if err != nil {
 		t.Fatalf("inventory client: %v", err)
 	}
-	t.Cleanup(func() { c.Close() })
+	s.inventory = c
 	return c
 }
 
@@ -62,18 +68,27 @@ func (s *Shop) Stock(t testing.TB, productID string) int32 {
 	return n
 }
 
-// Connect opens a connection to the named service's database, closed when the test ends.
-func (s *Shop) Connect(t testing.TB, service string) *pgx.Conn {
+// Connect returns a small pool of connections to the named service's database,
+// made once per shop and closed when the shop stops, so tests may poll with it.
+func (s *Shop) Connect(t testing.TB, service string) *pgxpool.Pool {
 	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if db, ok := s.dbs[service]; ok {
+		return db
+	}
 	u, err := url.Parse(s.PostgresURL)
 	if err != nil {
 		t.Fatalf("postgres url: %v", err)
 	}
 	u.Path = "/" + s.Prefix + "_" + service
-	conn, err := pgx.Connect(context.Background(), u.String())
+	q := u.Query()
+	q.Set("pool_max_conns", "4")
+	u.RawQuery = q.Encode()
+	db, err := pgxpool.New(context.Background(), u.String())
 	if err != nil {
 		t.Fatalf("connect to %s: %v", u.Path, err)
 	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
+	s.dbs[service] = db
+	return db
 }

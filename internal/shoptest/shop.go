@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/pg"
+	"github.com/otelshop/shop/services/inventory"
 	"github.com/otelshop/shop/telemetry"
 )
 
@@ -31,6 +33,8 @@ type Options struct {
 	Env map[string]string
 	// RabbitProxy routes the shop's RabbitMQ connections through a FaultProxy.
 	RabbitProxy bool
+	// PaymentsProxy routes orders' calls to payments through a FaultProxy.
+	PaymentsProxy bool
 	// DiscardSignals runs the real SDK pipelines into exporters that drop everything,
 	// for benchmarks: keeping every span in memory would be most of what they measure.
 	DiscardSignals bool
@@ -46,14 +50,17 @@ type Shop struct {
 	Prefix          string // unique to this shop: databases, keys, exchanges and queues start with it
 	Env             map[string]string
 	RabbitProxy     *FaultProxy
+	PaymentsProxy   *FaultProxy
 
 	Spans  *tracetest.InMemoryExporter
 	Logs   *LogCapture
 	Stdout *SyncBuffer
 
-	mu      sync.Mutex
-	readers map[string]*sdkmetric.ManualReader
-	tels    []*telemetry.Telemetry
+	mu        sync.Mutex
+	readers   map[string]*sdkmetric.ManualReader
+	tels      []*telemetry.Telemetry
+	dbs       map[string]*pgxpool.Pool // Connect's pools, by service
+	inventory *inventory.Client        // Inventory's client
 
 	cancel context.CancelFunc
 	done   chan error
@@ -74,6 +81,7 @@ func Start(t testing.TB, opts Options) *Shop {
 		Logs:    &LogCapture{},
 		Stdout:  &SyncBuffer{},
 		readers: map[string]*sdkmetric.ManualReader{},
+		dbs:     map[string]*pgxpool.Pool{},
 		done:    make(chan error, 1),
 	}
 	rabbitURL := st.RabbitURL
@@ -116,6 +124,10 @@ func Start(t testing.TB, opts Options) *Shop {
 		s.Env[key+"_ADDR"] = addr(i)
 		s.Env[key+"_URL"] = "http://" + addr(i)
 		s.URL[name] = "http://" + addr(i)
+	}
+	if opts.PaymentsProxy {
+		s.PaymentsProxy = NewFaultProxy(t, strings.TrimPrefix(s.URL["payments"], "http://"))
+		s.Env["PAYMENTS_URL"] = "http://" + s.PaymentsProxy.Addr()
 	}
 	for k, v := range opts.Env {
 		s.Env[k] = v
@@ -234,6 +246,14 @@ func (s *Shop) stop(t testing.TB) {
 	if s.RabbitProxy != nil {
 		s.RabbitProxy.Restore()
 	}
+	s.mu.Lock()
+	for _, db := range s.dbs {
+		db.Close()
+	}
+	if s.inventory != nil {
+		s.inventory.Close()
+	}
+	s.mu.Unlock()
 	if err := RemoveStores(s.Stores, s.Prefix, s.Env["RABBITMQ_EXCHANGE"], s.Env["SHIPPING_QUEUE"]); err != nil {
 		t.Errorf("clean up: %v", err)
 	}

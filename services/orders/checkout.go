@@ -179,11 +179,11 @@ func (s *server) runSaga(ctx context.Context, o Order, card payments.Card, start
 	step(ctx, "reserve stock")
 	if err := s.inventory.Reserve(ctx, o.ID, items); err != nil {
 		if errors.Is(err, inventory.ErrInsufficientStock) || errors.Is(err, inventory.ErrUnknownProduct) {
-			return s.abort(ctx, o, reasonOutOfStock, "", start, httpx.Conflict(reasonOutOfStock, "not enough stock for this order"))
+			return s.abort(ctx, o, reasonOutOfStock, "", false, start, httpx.Conflict(reasonOutOfStock, "not enough stock for this order"))
 		}
 		// The hold may exist even though the answer was lost: release it.
 		s.releaseStock(ctx, o.ID, reasonInventoryDown)
-		return s.abort(ctx, o, reasonInventoryDown, "", start, fmt.Errorf("reserve stock: %w", errors.Join(err, errUnavailable)))
+		return s.abort(ctx, o, reasonInventoryDown, "", false, start, fmt.Errorf("reserve stock: %w", errors.Join(err, errUnavailable)))
 	}
 
 	step(ctx, "charge payment")
@@ -192,29 +192,30 @@ func (s *server) runSaga(ctx context.Context, o Order, card payments.Card, start
 	if err != nil {
 		// No answer: the charge may have happened. Look it up by key and refund it;
 		// unless the breaker refused the call, in which case nothing was sent.
+		refundDue := false
 		if !errors.Is(err, resilience.ErrOpen) {
-			s.refundByKey(ctx, key)
+			refundDue = s.refundByKey(ctx, key) != nil
 		}
 		s.releaseStock(ctx, o.ID, reasonPaymentDown)
-		return s.abort(ctx, o, reasonPaymentDown, "", start, fmt.Errorf("charge: %w", errors.Join(err, errUnavailable)))
+		return s.abort(ctx, o, reasonPaymentDown, "", refundDue, start, fmt.Errorf("charge: %w", errors.Join(err, errUnavailable)))
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("shop.payment.status", charge.Status))
 	if charge.Status != "succeeded" {
 		s.releaseStock(ctx, o.ID, reasonPaymentDeclined)
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("shop.payment.decline_reason", charge.DeclineReason))
-		return s.abort(ctx, o, reasonPaymentDeclined, charge.ID, start,
+		return s.abort(ctx, o, reasonPaymentDeclined, charge.ID, false, start,
 			&httpx.Error{Status: http.StatusPaymentRequired, Code: reasonPaymentDeclined, Message: "the payment was declined: " + charge.DeclineReason})
 	}
 
 	step(ctx, "commit stock")
 	if err := s.inventory.Commit(ctx, o.ID); err != nil {
-		s.refund(ctx, charge.ID)
+		refundDue := s.refund(ctx, charge.ID) != nil
 		if errors.Is(err, inventory.ErrNotHeld) {
-			return s.abort(ctx, o, reasonReservationExpired, charge.ID, start,
+			return s.abort(ctx, o, reasonReservationExpired, charge.ID, refundDue, start,
 				httpx.Conflict(reasonReservationExpired, "the stock held for this order was released; try again"))
 		}
 		s.releaseStock(ctx, o.ID, reasonInventoryDown)
-		return s.abort(ctx, o, reasonInventoryDown, charge.ID, start, fmt.Errorf("commit stock: %w", errors.Join(err, errUnavailable)))
+		return s.abort(ctx, o, reasonInventoryDown, charge.ID, refundDue, start, fmt.Errorf("commit stock: %w", errors.Join(err, errUnavailable)))
 	}
 
 	step(ctx, "place order")
@@ -226,9 +227,9 @@ func (s *server) runSaga(ctx context.Context, o Order, card payments.Card, start
 	}
 	ev := OutboxEvent{MessageID: msgID.String(), RoutingKey: RoutingKeyOrderPlaced, Payload: payload, Traceparent: telemetry.Traceparent(ctx)}
 	if err := s.store.markPlaced(ctx, o.ID, charge.ID, ev); err != nil {
-		s.refund(ctx, charge.ID)
+		refundDue := s.refund(ctx, charge.ID) != nil
 		s.releaseStock(ctx, o.ID, reasonStoreDown)
-		return s.abort(ctx, o, reasonStoreDown, charge.ID, start, fmt.Errorf("place order: %w", err))
+		return s.abort(ctx, o, reasonStoreDown, charge.ID, refundDue, start, fmt.Errorf("place order: %w", err))
 	}
 	s.relay.wake()
 	o.Status, o.PaymentID = StatusPlaced, charge.ID
@@ -248,11 +249,11 @@ func step(ctx context.Context, name string) {
 	trace.SpanFromContext(ctx).AddEvent("checkout step", trace.WithAttributes(attribute.String("shop.checkout.step", name)))
 }
 
-// abort records why the order failed and answers with err. The order row keeps the
-// reason even when the answer is lost.
-func (s *server) abort(ctx context.Context, o Order, reason, paymentID string, start time.Time, err error) (Order, error) {
+// abort records why the order failed, and whether a refund is still due, and answers
+// with err. The order row keeps the reason even when the answer is lost.
+func (s *server) abort(ctx context.Context, o Order, reason, paymentID string, refundDue bool, start time.Time, err error) (Order, error) {
 	ctx = context.WithoutCancel(ctx) // compensation must finish even if the client left
-	if _, merr := s.store.markFailed(ctx, o.ID, reason, paymentID); merr != nil {
+	if _, merr := s.store.markFailed(ctx, o.ID, reason, paymentID, refundDue); merr != nil {
 		s.tel.Logger.ErrorContext(ctx, "could not record the failed order; the pending sweeper will", "order_id", o.ID, "error", merr)
 	}
 	s.failed(ctx, reason, start)
@@ -282,29 +283,36 @@ func (s *server) releaseStock(ctx context.Context, orderID, reason string) {
 	}
 }
 
-func (s *server) refund(ctx context.Context, chargeID string) {
+// refund returns an error when payments did not confirm the refund; the caller then
+// marks the order refund_due and the sweeper tries again (settleRefunds).
+func (s *server) refund(ctx context.Context, chargeID string) error {
 	ctx, span := s.tracer.Start(context.WithoutCancel(ctx), "compensate refund")
 	defer span.End()
 	if _, err := s.payments.Refund(ctx, chargeID); err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "refund failed")
-		s.tel.Logger.ErrorContext(ctx, "could not refund charge", "charge_id", chargeID, "error", err)
+		s.tel.Logger.ErrorContext(ctx, "could not refund charge; the sweeper retries", "charge_id", chargeID, "error", err)
+		return err
 	}
+	return nil
 }
 
-func (s *server) refundByKey(ctx context.Context, key string) {
+// refundByKey refunds the charge made with key, if there is one and it stands. It
+// returns nil once payments has answered that nothing stands under that key.
+func (s *server) refundByKey(ctx context.Context, key string) error {
 	ctx = context.WithoutCancel(ctx)
 	c, err := s.payments.ChargeByKey(ctx, key)
 	var e *httpx.Error
 	switch {
 	case errors.As(err, &e) && e.Status == http.StatusNotFound:
-		return // never charged
+		return nil // never charged
 	case err != nil:
-		s.tel.Logger.ErrorContext(ctx, "could not learn whether a charge happened; it needs reconciling", "payment_key", key, "error", err)
-		return
+		s.tel.Logger.ErrorContext(ctx, "could not learn whether a charge happened; the sweeper retries", "payment_key", key, "error", err)
+		return err
 	case c.Status == "succeeded" && !c.Refunded:
-		s.refund(ctx, c.ID)
+		return s.refund(ctx, c.ID)
 	}
+	return nil
 }
 
 // sweepPending finishes checkouts that died midway (the process was killed between
@@ -319,7 +327,8 @@ func (s *server) sweepPending(ctx context.Context, olderThan time.Duration) (int
 			trace.WithAttributes(attribute.String("shop.order.id", o.ID)))
 		// Claim the order first: a saga still running can then no longer place it, and
 		// will undo its own steps when it tries.
-		claimed, err := s.store.markFailed(sctx, o.ID, reasonAbandoned, "")
+		// The claim marks a refund due: a charge may stand until payments says otherwise.
+		claimed, err := s.store.markFailed(sctx, o.ID, reasonAbandoned, "", true)
 		if err != nil || !claimed {
 			if err != nil {
 				span.RecordError(err)
@@ -327,11 +336,47 @@ func (s *server) sweepPending(ctx context.Context, olderThan time.Duration) (int
 			span.End()
 			continue
 		}
-		s.refundByKey(sctx, paymentKey(o.ID))
+		if s.refundByKey(sctx, paymentKey(o.ID)) == nil {
+			s.settle(sctx, o.ID)
+		}
 		s.releaseStock(sctx, o.ID, reasonAbandoned)
 		s.failures.Add(sctx, 1, metric.WithAttributes(attribute.String("reason", reasonAbandoned)))
 		s.tel.Logger.WarnContext(sctx, "abandoned checkout cleaned up", "order_id", o.ID)
 		span.End()
 	}
 	return len(stale), nil
+}
+
+// settleRefunds retries the refunds of failed orders marked refund_due, until
+// payments confirms each charge refunded or never made: money taken for an order
+// that failed is never simply logged and forgotten.
+func (s *server) settleRefunds(ctx context.Context) (int, error) {
+	due, err := s.store.refundsDue(telemetry.Unsampled(ctx), 50)
+	if err != nil {
+		return 0, err
+	}
+	settled := 0
+	for _, orderID := range due {
+		sctx, span := s.tracer.Start(ctx, "settle refund", trace.WithNewRoot(),
+			trace.WithAttributes(attribute.String("shop.order.id", orderID)))
+		err := s.refundByKey(sctx, paymentKey(orderID))
+		if err == nil && s.settle(sctx, orderID) {
+			settled++
+		} else if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "refund still due")
+		}
+		span.End()
+	}
+	s.refundsDue.Record(ctx, int64(len(due)-settled))
+	return settled, nil
+}
+
+// settle clears an order's refund_due mark and says whether it did.
+func (s *server) settle(ctx context.Context, orderID string) bool {
+	if err := s.store.refundSettled(ctx, orderID); err != nil {
+		s.tel.Logger.ErrorContext(ctx, "refund confirmed but not recorded; it is checked again", "order_id", orderID, "error", err)
+		return false
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package orders_test
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -138,22 +139,19 @@ func queryOrders(t *testing.T, s *shoptest.Shop, sql string, args ...any) pgx.Ro
 	return conn.QueryRow(t.Context(), sql, args...)
 }
 
-// A checkout whose orders process died after charging (the order stays pending) is
-// found by the sweeper: the charge is refunded, the stock released, the order failed.
-func TestCheckout_AbandonedMidSaga_SweptRefundedReleased(t *testing.T) {
-	s := shoptest.Start(t, shoptest.Options{Env: map[string]string{"PENDING_ORDER_TIMEOUT": "1s", "RESERVATION_TTL": "1h"}})
-	product := s.NewProduct(t, 800, 5)
-	orderID := "0199a0b0-1111-7000-8000-00000000abcd"
-	ordersDB := s.Connect(t, "orders")
-	if _, err := ordersDB.Exec(t.Context(), `INSERT INTO orders (id, user_id, status, total_cents, currency, shipping_address)
+// abandonCheckout leaves what a checkout does before its process dies between the
+// charge and the commit: a pending order, a hold on 2 of product, and a charge made
+// with the order's payment key. It returns the order and the charge.
+func abandonCheckout(t *testing.T, s *shoptest.Shop, product, orderID string) (charge *httpx.Client, chargeID string) {
+	t.Helper()
+	if _, err := s.Connect(t, "orders").Exec(t.Context(), `INSERT INTO orders (id, user_id, status, total_cents, currency, shipping_address)
 		VALUES ($1, '0199a0b0-2222-7000-8000-000000000001', 'pending', 1600, 'USD', '{}')`, orderID); err != nil {
 		t.Fatal(err)
 	}
-	// What the saga had done before the process died: the hold and the charge.
 	if err := s.Inventory(t).Reserve(t.Context(), orderID, []inventory.Item{{ProductID: product, Quantity: 2}}); err != nil {
 		t.Fatal(err)
 	}
-	charge := httpx.Client{BaseURL: s.URL["payments"], HTTP: http.DefaultClient}
+	charge = &httpx.Client{BaseURL: s.URL["payments"], HTTP: http.DefaultClient}
 	var c struct{ ID, Status string }
 	if err := charge.Do(t.Context(), "POST", "/v1/charges", "/v1/charges", nil, map[string]any{
 		"idempotency_key": "order-" + orderID, "amount_cents": 1600, "currency": "USD",
@@ -161,22 +159,104 @@ func TestCheckout_AbandonedMidSaga_SweptRefundedReleased(t *testing.T) {
 	}, &c); err != nil || c.Status != "succeeded" {
 		t.Fatalf("charge: %v %+v", err, c)
 	}
+	return charge, c.ID
+}
 
-	var refunded struct{ Refunded bool }
+// orderState reads an order's status, failure reason and refund_due mark.
+func orderState(t *testing.T, s *shoptest.Shop, orderID string) (status, reason string, refundDue bool, err error) {
+	err = s.Connect(t, "orders").QueryRow(t.Context(), `SELECT status, failure_reason, refund_due FROM orders WHERE id = $1`, orderID).
+		Scan(&status, &reason, &refundDue)
+	return status, reason, refundDue, err
+}
+
+func chargeRefunded(t *testing.T, charge *httpx.Client, chargeID string) (bool, error) {
+	var c struct{ Refunded bool }
+	err := charge.Do(t.Context(), "GET", "/v1/charges/{id}", "/v1/charges/"+chargeID, nil, nil, &c)
+	return c.Refunded, err
+}
+
+// A checkout whose orders process died after charging (the order stays pending) is
+// found by the sweeper: the charge is refunded, the stock released, the order failed.
+func TestCheckout_AbandonedMidSaga_SweptRefundedReleased(t *testing.T) {
+	s := shoptest.Start(t, shoptest.Options{Env: map[string]string{"PENDING_ORDER_TIMEOUT": "1s", "RESERVATION_TTL": "1h"}})
+	product := s.NewProduct(t, 800, 5)
+	orderID := "0199a0b0-1111-7000-8000-00000000abcd"
+	charge, chargeID := abandonCheckout(t, s, product, orderID)
+
 	shoptest.Eventually(t, 15*time.Second, func() error {
-		var status, reason string
-		if err := ordersDB.QueryRow(t.Context(), `SELECT status, failure_reason FROM orders WHERE id = $1`, orderID).Scan(&status, &reason); err != nil {
+		status, reason, refundDue, err := orderState(t, s, orderID)
+		if err != nil {
 			return err
 		}
-		if status != "failed" || reason != "abandoned" {
-			return fmt.Errorf("order is %s (%s)", status, reason)
+		if status != "failed" || reason != "abandoned" || refundDue {
+			return fmt.Errorf("order is %s (%s), refund due %v", status, reason, refundDue)
 		}
 		if n := s.Stock(t, product); n != 5 {
 			return fmt.Errorf("stock %d after the sweep, want 5", n)
 		}
-		if err := charge.Do(t.Context(), "GET", "/v1/charges/{id}", "/v1/charges/"+c.ID, nil, nil, &refunded); err != nil || !refunded.Refunded {
-			return fmt.Errorf("charge refunded: %v (%v)", refunded.Refunded, err)
+		if refunded, err := chargeRefunded(t, charge, chargeID); err != nil || !refunded {
+			return fmt.Errorf("charge refunded: %v (%v)", refunded, err)
 		}
 		return nil
 	})
+}
+
+// Money is not lost when payments cannot be reached to give it back: the order is
+// marked refund_due, and the refund is retried until payments confirms it, both for
+// an abandoned checkout's charge and for a checkout whose charge got no answer.
+func TestCheckout_PaymentsUnreachable_RefundRetriedUntilConfirmed(t *testing.T) {
+	s := shoptest.Start(t, shoptest.Options{PaymentsProxy: true,
+		Env: map[string]string{"PENDING_ORDER_TIMEOUT": "1s", "RESERVATION_TTL": "1h"}})
+	product := s.NewProduct(t, 800, 10)
+	abandoned := "0199a0b0-1111-7000-8000-00000000beef"
+	charge, chargeID := abandonCheckout(t, s, product, abandoned)
+	s.PaymentsProxy.Cut()
+
+	// A checkout while payments is unreachable: nothing is known about its charge.
+	c := s.NewShopper(t)
+	c.AddToCart(product, 1)
+	r := c.Do("POST", "/api/checkout", shoptest.CheckoutBody(""), nil)
+	if r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("checkout with payments unreachable: %d %s, want 503", r.Status, r.Body)
+	}
+	var unanswered string
+	if err := s.Connect(t, "orders").QueryRow(t.Context(), `SELECT id FROM orders WHERE id <> $1`, abandoned).Scan(&unanswered); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, id := range []string{abandoned, unanswered} {
+		shoptest.Eventually(t, 15*time.Second, func() error {
+			status, reason, refundDue, err := orderState(t, s, id)
+			if err != nil {
+				return err
+			}
+			if status != "failed" || !refundDue {
+				return fmt.Errorf("order %s is %s (%s), refund due %v; want failed with a refund due", id, status, reason, refundDue)
+			}
+			return nil
+		})
+	}
+	if refunded, err := chargeRefunded(t, charge, chargeID); err != nil || refunded {
+		t.Fatalf("the abandoned order's charge refunded = %v (%v) while payments was unreachable", refunded, err)
+	}
+
+	s.PaymentsProxy.Restore()
+	for _, id := range []string{abandoned, unanswered} {
+		shoptest.Eventually(t, 30*time.Second, func() error {
+			if _, _, refundDue, err := orderState(t, s, id); err != nil || refundDue {
+				return fmt.Errorf("order %s: refund still due %v (%v)", id, refundDue, err)
+			}
+			return nil
+		})
+	}
+	if refunded, err := chargeRefunded(t, charge, chargeID); err != nil || !refunded {
+		t.Errorf("the abandoned order's charge refunded = %v (%v) after payments came back", refunded, err)
+	}
+	// The unanswered checkout never reached payments, so it has no charge to refund.
+	var none struct{ ID string }
+	err := charge.Do(t.Context(), "GET", "/v1/charges", "/v1/charges?idempotency_key=order-"+unanswered, nil, nil, &none)
+	var e *httpx.Error
+	if !errors.As(err, &e) || e.Status != http.StatusNotFound {
+		t.Errorf("charge of the unanswered checkout: %+v (%v), want 404", none, err)
+	}
 }

@@ -111,6 +111,9 @@ type server struct {
 	revenue  metric.Int64Counter
 	duration metric.Float64Histogram
 	outcome  map[string]metric.MeasurementOption
+	// refundsDue is how many failed orders still wait for their refund after the
+	// sweeper's last pass: above zero for long, payments is refusing refunds.
+	refundsDue metric.Int64Gauge
 }
 
 func newServer(st store, d Deps, r *relay, tel *telemetry.Telemetry) *server {
@@ -123,6 +126,8 @@ func newServer(st store, d Deps, r *relay, tel *telemetry.Telemetry) *server {
 		metric.WithDescription("Value of placed orders, in US cents."))
 	s.duration, _ = meter.Float64Histogram("shop.checkout.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of checkouts, by outcome."))
+	s.refundsDue, _ = meter.Int64Gauge("shop.orders.refunds_due", metric.WithUnit("{order}"),
+		metric.WithDescription("Failed orders whose refund payments has not yet confirmed, after the last retry."))
 	s.outcome = map[string]metric.MeasurementOption{}
 	for _, o := range []string{"placed", "failed"} {
 		s.outcome[o] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", o)))
@@ -150,6 +155,9 @@ func (s *server) sweepLoop(ctx context.Context, olderThan time.Duration) {
 		}
 		if _, err := s.sweepPending(ctx, olderThan); err != nil && ctx.Err() == nil {
 			s.tel.Logger.Warn("sweep abandoned checkouts", "error", err)
+		}
+		if _, err := s.settleRefunds(ctx); err != nil && ctx.Err() == nil {
+			s.tel.Logger.Warn("settle refunds due", "error", err)
 		}
 	}
 }

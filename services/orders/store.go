@@ -128,13 +128,35 @@ func (s store) markPlaced(ctx context.Context, orderID, paymentID string, ev Out
 
 // markFailed moves a pending order to failed and says whether it did. Whoever moves an
 // order out of pending (the saga or the sweeper) owns what follows.
-func (s store) markFailed(ctx context.Context, orderID, reason, paymentID string) (bool, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE orders SET status = 'failed', failure_reason = $2, payment_id = $3, updated_at = now()
-		WHERE id = $1 AND status = 'pending'`, orderID, reason, paymentID)
+func (s store) markFailed(ctx context.Context, orderID, reason, paymentID string, refundDue bool) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE orders SET status = 'failed', failure_reason = $2, payment_id = $3, refund_due = $4, updated_at = now()
+		WHERE id = $1 AND status = 'pending'`, orderID, reason, paymentID, refundDue)
 	if err != nil {
 		return false, fmt.Errorf("mark order failed: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// refundsDue lists failed orders whose charge may still stand, oldest first.
+func (s store) refundsDue(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM orders WHERE refund_due ORDER BY updated_at LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("select refunds due: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("select refunds due: %w", err)
+	}
+	return ids, nil
+}
+
+// refundSettled records that payments confirmed the order's charge is refunded or
+// never happened.
+func (s store) refundSettled(ctx context.Context, orderID string) error {
+	if _, err := s.db.Exec(ctx, `UPDATE orders SET refund_due = false, updated_at = now() WHERE id = $1`, orderID); err != nil {
+		return fmt.Errorf("settle refund: %w", err)
+	}
+	return nil
 }
 
 const orderColumns = `id, user_id, status, total_cents, currency, failure_reason, payment_id, shipping_address, created_at, coalesce(idempotency_key, '')`
