@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -305,22 +308,56 @@ func RemoveStores(st Stores, prefix, exchange, queue string) error {
 	return errors.Join(all...)
 }
 
+// freePorts returns n ports free at the moment. They are picked at random below
+// the kernel's ephemeral range and above the fixed ports local mode and the
+// end-to-end test use (< 20000): a port from the ephemeral range (what listening
+// on :0 gives) can be taken by any outgoing connection, of this process or another
+// test package's, before the service listens on it.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
+	const low = 20000
+	high := ephemeralLow()
 	var lns []net.Listener
-	ports := make([]int, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for attempts := 0; len(ports) < n; attempts++ {
+		addr := "127.0.0.1:0"
+		if high-low > 1000 && attempts < 100*n {
+			addr = fmt.Sprintf("127.0.0.1:%d", low+mrand.IntN(high-low))
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatalf("free port: %v", err)
+			if addr == "127.0.0.1:0" {
+				t.Fatalf("free port: %v", err)
+			}
+			continue // taken; try another
 		}
 		lns = append(lns, ln)
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	for _, ln := range lns {
-		ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux's default
+// where it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(fields[0])
+	if err != nil {
+		return 32768
+	}
+	return n
 }
 
 func randomHex(n int) string {
