@@ -326,8 +326,8 @@ func (s *server) sweepPending(ctx context.Context, olderThan time.Duration) (int
 		sctx, span := s.tracer.Start(ctx, "sweep abandoned checkout", trace.WithNewRoot(),
 			trace.WithAttributes(attribute.String("shop.order.id", o.ID)))
 		// Claim the order first: a saga still running can then no longer place it, and
-		// will undo its own steps when it tries.
-		// The claim marks a refund due: a charge may stand until payments says otherwise.
+		// will undo its own steps when it tries. The claim marks a refund due: a charge
+		// may stand until payments says otherwise.
 		claimed, err := s.store.markFailed(sctx, o.ID, reasonAbandoned, "", true)
 		if err != nil || !claimed {
 			if err != nil {
@@ -368,7 +368,11 @@ func (s *server) settleRefunds(ctx context.Context) (int, error) {
 		}
 		span.End()
 	}
-	s.refundsDue.Record(ctx, int64(len(due)-settled))
+	owed, err := s.store.countRefundsDue(telemetry.Unsampled(ctx))
+	if err != nil {
+		return settled, err
+	}
+	s.refundsDue.Record(ctx, owed)
 	return settled, nil
 }
 

@@ -3,17 +3,17 @@ package orders_test
 import (
 	"errors"
 	"fmt"
-	"time"
-
-	"github.com/otelshop/shop/internal/httpx"
-	"github.com/otelshop/shop/services/inventory"
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/shoptest"
+	"github.com/otelshop/shop/services/inventory"
 )
 
 // Invariant 1: with 10 in stock, 50 shoppers checking out at once get exactly 10 orders,
@@ -169,6 +169,18 @@ func orderState(t *testing.T, s *shoptest.Shop, orderID string) (status, reason 
 	return status, reason, refundDue, err
 }
 
+// refundsDueGauge reads the last value orders recorded for shop.orders.refunds_due.
+func refundsDueGauge(t *testing.T, s *shoptest.Shop) (int64, bool) {
+	for _, sm := range s.Metrics(t, "orders").ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == "shop.orders.refunds_due" && len(g.DataPoints) == 1 {
+				return g.DataPoints[0].Value, true
+			}
+		}
+	}
+	return 0, false
+}
+
 func chargeRefunded(t *testing.T, charge *httpx.Client, chargeID string) (bool, error) {
 	var c struct{ Refunded bool }
 	err := charge.Do(t.Context(), "GET", "/v1/charges/{id}", "/v1/charges/"+chargeID, nil, nil, &c)
@@ -239,6 +251,12 @@ func TestCheckout_PaymentsUnreachable_RefundRetriedUntilConfirmed(t *testing.T) 
 	if refunded, err := chargeRefunded(t, charge, chargeID); err != nil || refunded {
 		t.Fatalf("the abandoned order's charge refunded = %v (%v) while payments was unreachable", refunded, err)
 	}
+	shoptest.Eventually(t, 10*time.Second, func() error {
+		if n, ok := refundsDueGauge(t, s); !ok || n != 2 {
+			return fmt.Errorf("shop.orders.refunds_due = %d (recorded %v), want 2", n, ok)
+		}
+		return nil
+	})
 
 	s.PaymentsProxy.Restore()
 	for _, id := range []string{abandoned, unanswered} {
@@ -252,6 +270,12 @@ func TestCheckout_PaymentsUnreachable_RefundRetriedUntilConfirmed(t *testing.T) 
 	if refunded, err := chargeRefunded(t, charge, chargeID); err != nil || !refunded {
 		t.Errorf("the abandoned order's charge refunded = %v (%v) after payments came back", refunded, err)
 	}
+	shoptest.Eventually(t, 10*time.Second, func() error {
+		if n, ok := refundsDueGauge(t, s); !ok || n != 0 {
+			return fmt.Errorf("shop.orders.refunds_due = %d (recorded %v) after the refunds, want 0", n, ok)
+		}
+		return nil
+	})
 	// The unanswered checkout never reached payments, so it has no charge to refund.
 	var none struct{ ID string }
 	err := charge.Do(t.Context(), "GET", "/v1/charges", "/v1/charges?idempotency_key=order-"+unanswered, nil, nil, &none)

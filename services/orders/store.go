@@ -150,6 +150,15 @@ func (s store) refundsDue(ctx context.Context, limit int) ([]string, error) {
 	return ids, nil
 }
 
+// countRefundsDue counts the failed orders whose charge may still stand.
+func (s store) countRefundsDue(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM orders WHERE refund_due`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count refunds due: %w", err)
+	}
+	return n, nil
+}
+
 // refundSettled records that payments confirmed the order's charge is refunded or
 // never happened.
 func (s store) refundSettled(ctx context.Context, orderID string) error {
