@@ -11,6 +11,7 @@ import (
 
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/services/inventory"
+	"github.com/otelshop/shop/services/payments"
 	"github.com/otelshop/shop/telemetry"
 )
 
@@ -23,16 +24,34 @@ func (s *Shop) Inventory(t testing.TB) *inventory.Client {
 	if s.inventory != nil {
 		return s.inventory
 	}
-	tel, err := telemetry.Start(context.Background(), telemetry.Config{ServiceName: "test", Disabled: true, LogOutput: s.Stdout})
-	if err != nil {
-		t.Fatalf("telemetry: %v", err)
-	}
-	c, err := inventory.NewClient(s.InventoryTarget, tel)
+	c, err := inventory.NewClient(s.InventoryTarget, s.clientTelemetry(t))
 	if err != nil {
 		t.Fatalf("inventory client: %v", err)
 	}
 	s.inventory = c
 	return c
+}
+
+// Payments returns a client of the shop's payments service, without telemetry,
+// that reaches it directly (not through PaymentsProxy).
+func (s *Shop) Payments(t testing.TB) *payments.Client {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.payments == nil {
+		s.payments = payments.NewClient(s.URL["payments"], http.DefaultClient, s.clientTelemetry(t))
+	}
+	return s.payments
+}
+
+// clientTelemetry is the disabled telemetry the fixtures' clients are built with.
+func (s *Shop) clientTelemetry(t testing.TB) *telemetry.Telemetry {
+	t.Helper()
+	tel, err := telemetry.Start(context.Background(), telemetry.Config{ServiceName: "test", Disabled: true, LogOutput: s.Stdout})
+	if err != nil {
+		t.Fatalf("telemetry: %v", err)
+	}
+	return tel
 }
 
 // NewProduct adds a product to the catalogue with stock units in inventory and returns

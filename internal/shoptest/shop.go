@@ -27,6 +27,7 @@ import (
 	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/pg"
 	"github.com/otelshop/shop/services/inventory"
+	"github.com/otelshop/shop/services/payments"
 	"github.com/otelshop/shop/telemetry"
 )
 
@@ -64,6 +65,7 @@ type Shop struct {
 	tels      []*telemetry.Telemetry
 	dbs       map[string]*pgxpool.Pool // Connect's pools, by service
 	inventory *inventory.Client        // Inventory's client
+	payments  *payments.Client         // Payments' client
 
 	cancel context.CancelFunc
 	done   chan error

@@ -14,6 +14,7 @@ import (
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/shoptest"
 	"github.com/otelshop/shop/services/inventory"
+	"github.com/otelshop/shop/services/payments"
 )
 
 // Invariant 1: with 10 in stock, 50 shoppers checking out at once get exactly 10 orders,
@@ -141,8 +142,8 @@ func queryOrders(t *testing.T, s *shoptest.Shop, sql string, args ...any) pgx.Ro
 
 // abandonCheckout leaves what a checkout does before its process dies between the
 // charge and the commit: a pending order, a hold on 2 of product, and a charge made
-// with the order's payment key. It returns the order and the charge.
-func abandonCheckout(t *testing.T, s *shoptest.Shop, product, orderID string) (charge *httpx.Client, chargeID string) {
+// with the order's payment key.
+func abandonCheckout(t *testing.T, s *shoptest.Shop, product, orderID string) {
 	t.Helper()
 	if _, err := s.Connect(t, "orders").Exec(t.Context(), `INSERT INTO orders (id, user_id, status, total_cents, currency, shipping_address)
 		VALUES ($1, '0199a0b0-2222-7000-8000-000000000001', 'pending', 1600, 'USD', '{}')`, orderID); err != nil {
@@ -151,20 +152,21 @@ func abandonCheckout(t *testing.T, s *shoptest.Shop, product, orderID string) (c
 	if err := s.Inventory(t).Reserve(t.Context(), orderID, []inventory.Item{{ProductID: product, Quantity: 2}}); err != nil {
 		t.Fatal(err)
 	}
-	charge = &httpx.Client{BaseURL: s.URL["payments"], HTTP: http.DefaultClient}
-	var c struct{ ID, Status string }
-	if err := charge.Do(t.Context(), "POST", "/v1/charges", "/v1/charges", nil, map[string]any{
-		"idempotency_key": "order-" + orderID, "amount_cents": 1600, "currency": "USD",
-		"card": map[string]string{"number": "4242424242424242", "expiry": "12/39", "cvc": "123"},
-	}, &c); err != nil || c.Status != "succeeded" {
+	c, err := s.Payments(t).Charge(t.Context(), "order-"+orderID, 1600, payments.Card{Number: "4242424242424242", Expiry: "12/39", CVC: "123"})
+	if err != nil || c.Status != "succeeded" {
 		t.Fatalf("charge: %v %+v", err, c)
 	}
-	return charge, c.ID
+}
+
+// chargeRefunded says whether the charge made for orderID is refunded.
+func chargeRefunded(t *testing.T, s *shoptest.Shop, orderID string) (bool, error) {
+	c, err := s.Payments(t).ChargeByKey(t.Context(), "order-"+orderID)
+	return c.Refunded, err
 }
 
 // orderState reads an order's status, failure reason and refund_due mark.
 func orderState(t *testing.T, s *shoptest.Shop, orderID string) (status, reason string, refundDue bool, err error) {
-	err = s.Connect(t, "orders").QueryRow(t.Context(), `SELECT status, failure_reason, refund_due FROM orders WHERE id = $1`, orderID).
+	err = queryOrders(t, s, `SELECT status, failure_reason, refund_due FROM orders WHERE id = $1`, orderID).
 		Scan(&status, &reason, &refundDue)
 	return status, reason, refundDue, err
 }
@@ -181,19 +183,13 @@ func refundsDueGauge(t *testing.T, s *shoptest.Shop) (int64, bool) {
 	return 0, false
 }
 
-func chargeRefunded(t *testing.T, charge *httpx.Client, chargeID string) (bool, error) {
-	var c struct{ Refunded bool }
-	err := charge.Do(t.Context(), "GET", "/v1/charges/{id}", "/v1/charges/"+chargeID, nil, nil, &c)
-	return c.Refunded, err
-}
-
 // A checkout whose orders process died after charging (the order stays pending) is
 // found by the sweeper: the charge is refunded, the stock released, the order failed.
 func TestCheckout_AbandonedMidSaga_SweptRefundedReleased(t *testing.T) {
 	s := shoptest.Start(t, shoptest.Options{Env: map[string]string{"PENDING_ORDER_TIMEOUT": "1s", "RESERVATION_TTL": "1h"}})
 	product := s.NewProduct(t, 800, 5)
 	orderID := "0199a0b0-1111-7000-8000-00000000abcd"
-	charge, chargeID := abandonCheckout(t, s, product, orderID)
+	abandonCheckout(t, s, product, orderID)
 
 	shoptest.Eventually(t, 15*time.Second, func() error {
 		status, reason, refundDue, err := orderState(t, s, orderID)
@@ -206,7 +202,7 @@ func TestCheckout_AbandonedMidSaga_SweptRefundedReleased(t *testing.T) {
 		if n := s.Stock(t, product); n != 5 {
 			return fmt.Errorf("stock %d after the sweep, want 5", n)
 		}
-		if refunded, err := chargeRefunded(t, charge, chargeID); err != nil || !refunded {
+		if refunded, err := chargeRefunded(t, s, orderID); err != nil || !refunded {
 			return fmt.Errorf("charge refunded: %v (%v)", refunded, err)
 		}
 		return nil
@@ -221,7 +217,7 @@ func TestCheckout_PaymentsUnreachable_RefundRetriedUntilConfirmed(t *testing.T) 
 		Env: map[string]string{"PENDING_ORDER_TIMEOUT": "1s", "RESERVATION_TTL": "1h"}})
 	product := s.NewProduct(t, 800, 10)
 	abandoned := "0199a0b0-1111-7000-8000-00000000beef"
-	charge, chargeID := abandonCheckout(t, s, product, abandoned)
+	abandonCheckout(t, s, product, abandoned)
 	s.PaymentsProxy.Cut()
 
 	// A checkout while payments is unreachable: nothing is known about its charge.
@@ -232,7 +228,7 @@ func TestCheckout_PaymentsUnreachable_RefundRetriedUntilConfirmed(t *testing.T) 
 		t.Fatalf("checkout with payments unreachable: %d %s, want 503", r.Status, r.Body)
 	}
 	var unanswered string
-	if err := s.Connect(t, "orders").QueryRow(t.Context(), `SELECT id FROM orders WHERE id <> $1`, abandoned).Scan(&unanswered); err != nil {
+	if err := queryOrders(t, s, `SELECT id FROM orders WHERE id <> $1`, abandoned).Scan(&unanswered); err != nil {
 		t.Fatal(err)
 	}
 
@@ -248,7 +244,7 @@ func TestCheckout_PaymentsUnreachable_RefundRetriedUntilConfirmed(t *testing.T) 
 			return nil
 		})
 	}
-	if refunded, err := chargeRefunded(t, charge, chargeID); err != nil || refunded {
+	if refunded, err := chargeRefunded(t, s, abandoned); err != nil || refunded {
 		t.Fatalf("the abandoned order's charge refunded = %v (%v) while payments was unreachable", refunded, err)
 	}
 	shoptest.Eventually(t, 10*time.Second, func() error {
@@ -267,7 +263,7 @@ func TestCheckout_PaymentsUnreachable_RefundRetriedUntilConfirmed(t *testing.T) 
 			return nil
 		})
 	}
-	if refunded, err := chargeRefunded(t, charge, chargeID); err != nil || !refunded {
+	if refunded, err := chargeRefunded(t, s, abandoned); err != nil || !refunded {
 		t.Errorf("the abandoned order's charge refunded = %v (%v) after payments came back", refunded, err)
 	}
 	shoptest.Eventually(t, 10*time.Second, func() error {
@@ -277,8 +273,7 @@ func TestCheckout_PaymentsUnreachable_RefundRetriedUntilConfirmed(t *testing.T) 
 		return nil
 	})
 	// The unanswered checkout never reached payments, so it has no charge to refund.
-	var none struct{ ID string }
-	err := charge.Do(t.Context(), "GET", "/v1/charges", "/v1/charges?idempotency_key=order-"+unanswered, nil, nil, &none)
+	none, err := s.Payments(t).ChargeByKey(t.Context(), "order-"+unanswered)
 	var e *httpx.Error
 	if !errors.As(err, &e) || e.Status != http.StatusNotFound {
 		t.Errorf("charge of the unanswered checkout: %+v (%v), want 404", none, err)
