@@ -1,9 +1,11 @@
 package dashboards
 
+import "github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
 // Business is what the shop sells: orders, revenue (shop.orders.revenue counts
 // US cents), checkout conversion, payments by outcome and reason, stock
 // reservations and releases, and the shipping backlog.
-func Business() Dashboard {
+func Business() *dashboard.DashboardBuilder {
 	perMin := func(by, metric string, matchers ...string) string {
 		if by == "" {
 			return "sum(rate(" + sel(metric, matchers...) + "[$__rate_interval])) * 60"
@@ -22,19 +24,19 @@ func Business() Dashboard {
 		vars(envVar())
 
 	b.row("In the selected time range").add(4, 4,
-		stat("Orders placed", "none", instant(inRange("shop_orders_placed_total"), "")).decimals(0),
+		stat("Orders placed", "none", instant(inRange("shop_orders_placed_total"), "")).Decimals(0),
 		stat("Revenue", "currencyUSD", instant(inRange("shop_orders_revenue_total")+" / 100", "")),
 		stat("Average order value", "currencyUSD", instant(inRange("shop_orders_revenue_total")+" / "+inRange("shop_orders_placed_total")+" / 100", "")),
 		stat("Checkout conversion", "percentunit", instant(
 			inRange("shop_orders_placed_total")+" / ("+inRange("shop_orders_placed_total")+" + "+orZero(inRange("shop_orders_failed_total"))+")", ""),
-			Step{Color: "red"}, Step{Color: "orange", Value: v(0.9)}, Step{Color: "green", Value: v(0.97)}).
-			describe("Checkouts that ended in a placed order, of all checkouts that reached the orders service."),
+			base("red"), from(0.9, "orange"), from(0.97, "green")).
+			Description("Checkouts that ended in a placed order, of all checkouts that reached the orders service."),
 		stat("Payment success", "percentunit", instant(
 			orZero(inRange("shop_payments_charges_total", `outcome="succeeded"`))+" / "+inRange("shop_payments_charges_total"), ""),
-			Step{Color: "red"}, Step{Color: "orange", Value: v(0.9)}, Step{Color: "green", Value: v(0.97)}),
+			base("red"), from(0.9, "orange"), from(0.97, "green")),
 		stat("Shipping backlog now", "none", instant("sum("+sel("shop_shipping_backlog")+")", ""),
-			Step{Color: "green"}, Step{Color: "orange", Value: v(50)}, Step{Color: "red", Value: v(200)}).
-			describe("Placed orders shipping has not yet turned into shipments."),
+			base("green"), from(50, "orange"), from(200, "red")).
+			Description("Placed orders shipping has not yet turned into shipments."),
 	)
 
 	b.row("Orders").add(8, 8,
@@ -43,10 +45,10 @@ func Business() Dashboard {
 			q(orZero(perMin("", "shop_orders_failed_total")), "failed"),
 		),
 		timeseries("Revenue per minute (USD)", "currencyUSD", q(perMin("", "shop_orders_revenue_total")+" / 100", "revenue")),
-		timeseries("Checkout conversion", "percentunit", q(conversion, "placed / all checkouts")).minMax(0, 1),
+		timeseries("Checkout conversion", "percentunit", q(conversion, "placed / all checkouts")).Min(0).Max(1),
 		bars(timeseries("Checkout failures per minute by reason", "none",
 			q(orZero(perMin("reason", "shop_orders_failed_total")), "{{reason}}"))).
-			describe("shop.orders.failed: out_of_stock, payment_declined, payment_unavailable, inventory_unavailable, abandoned (swept), ..."),
+			Description("shop.orders.failed: out_of_stock, payment_declined, payment_unavailable, inventory_unavailable, abandoned (swept), ..."),
 		timeseries("Checkout duration by outcome", "s",
 			q(quantile(0.5, "outcome", sel("shop_checkout_duration_seconds_bucket")), "p50 {{outcome}}"),
 			q(quantile(0.95, "outcome", sel("shop_checkout_duration_seconds_bucket")), "p95 {{outcome}}"),
@@ -64,7 +66,7 @@ func Business() Dashboard {
 			q(orZero(perMin("outcome, reason", "shop_payments_charges_total", `outcome!="succeeded"`)), "{{outcome}} ({{reason}})"))),
 		bars(timeseries("Refunds per minute", "none",
 			q(orZero(perMin("", "shop_payments_refunds_total")), "refunds"))).
-			describe("Charges refunded by a failed checkout's compensation or the abandoned-checkout sweeper."),
+			Description("Charges refunded by a failed checkout's compensation or the abandoned-checkout sweeper."),
 	)
 
 	b.row("Stock").add(8, 8,
@@ -72,7 +74,7 @@ func Business() Dashboard {
 			q(perMin("operation, outcome", "shop_inventory_reservations_total"), "{{operation}} {{outcome}}")),
 		bars(timeseries("Releases and expiries per minute", "none",
 			q(orZero(perMin("operation, outcome", "shop_inventory_reservations_total", `operation=~"release|expire"`)), "{{operation}} {{outcome}}"))).
-			describe("Holds given back: released by a failed checkout, or expired because nobody committed them."),
+			Description("Holds given back: released by a failed checkout, or expired because nobody committed them."),
 		timeseries("Units put on hold per minute", "none", q(perMin("", "shop_inventory_reserved_units_total"), "units")),
 	)
 
@@ -90,7 +92,7 @@ func Business() Dashboard {
 			q(perMin("outcome", "shop_users_logins_total"), "logins {{outcome}}"),
 		),
 		timeseries("Catalogue cache hit ratio", "percentunit",
-			q(orZero(rate("", sel("shop_catalog_cache_requests_total", `result="hit"`)))+" / "+rate("", sel("shop_catalog_cache_requests_total")), "hit ratio")).minMax(0, 1),
+			q(orZero(rate("", sel("shop_catalog_cache_requests_total", `result="hit"`)))+" / "+rate("", sel("shop_catalog_cache_requests_total")), "hit ratio")).Min(0).Max(1),
 	)
 	return b.done()
 }

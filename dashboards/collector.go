@@ -1,17 +1,22 @@
 package dashboards
 
+import (
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+)
+
 // Collector is the telemetry pipeline's own health: what the OpenTelemetry
 // Collector accepted, refused, dropped and exported per signal, its queues and
 // its memory (its internal metrics, scraped by its own prometheus receiver,
 // job "otelcol"); what the SDKs in the services dropped before it; and
 // Prometheus's ingestion after it.
-func Collector() Dashboard {
+func Collector() *dashboard.DashboardBuilder {
 	col := `job="otelcol"`
 	signals := []struct{ name, suffix string }{
 		{"spans", "spans"}, {"metric points", "metric_points"}, {"log records", "log_records"},
 	}
-	perSignal := func(metric, by string, zero bool, extra ...string) []Target {
-		var ts []Target
+	perSignal := func(metric, by string, zero bool, extra ...string) []*prometheus.DataqueryBuilder {
+		var ts []*prometheus.DataqueryBuilder
 		for _, s := range signals {
 			expr := rate(by, sel("otelcol_"+metric+"_"+s.suffix+"_total", append([]string{col}, extra...)...))
 			if zero {
@@ -41,14 +46,14 @@ func Collector() Dashboard {
 		vars(envVar())
 
 	b.row("Health").add(4, 4,
-		stat("Collector scrape up", "none", instant("max("+sel("up", col)+")", ""), Step{Color: "red"}, Step{Color: "green", Value: v(1)}).
-			describe("The collector scraping its own metrics endpoint (:8888)."),
+		stat("Collector scrape up", "none", instant("max("+sel("up", col)+")", ""), base("red"), from(1, "green")).
+			Description("The collector scraping its own metrics endpoint (:8888)."),
 		stat("Accepted items/s", "short", instant(anyOf("receiver_accepted"), "")),
-		stat("Refused items/s", "short", instant(anyOf("receiver_refused"), ""), Step{Color: "green"}, Step{Color: "red", Value: v(0.001)}).
-			describe("Receivers answered an error: mostly the memory_limiter pushing back."),
+		stat("Refused items/s", "short", instant(anyOf("receiver_refused"), ""), base("green"), from(0.001, "red")).
+			Description("Receivers answered an error: mostly the memory_limiter pushing back."),
 		stat("Export failures/s", "short", instant(anyOf("exporter_send_failed")+" + "+anyOf("exporter_enqueue_failed"), ""),
-			Step{Color: "green"}, Step{Color: "red", Value: v(0.001)}).
-			describe("Items lost at exporters: sending failed after retries, or the queue was full."),
+			base("green"), from(0.001, "red")).
+			Description("Items lost at exporters: sending failed after retries, or the queue was full."),
 		stat("Memory (RSS)", "bytes", instant("max("+sel("otelcol_process_memory_rss", col)+")", "")),
 		stat("Uptime", "s", instant("max("+sel("otelcol_process_uptime_total", col)+")", "")),
 	)
@@ -59,7 +64,7 @@ func Collector() Dashboard {
 		timeseries("Exported", "short", perSignal("exporter_sent", "exporter", false)...),
 		timeseries("Dropped by processors", "short",
 			q(orZero("clamp_min(sum by (otel_signal) (rate("+sel("otelcol_processor_incoming_items_total", col)+"[$__rate_interval])) - sum by (otel_signal) (rate("+sel("otelcol_processor_outgoing_items_total", col)+"[$__rate_interval])), 0)"), "{{otel_signal}}"),
-		).describe("Items in minus items out of every processor (memory_limiter refusals show as receiver refusals instead)."),
+		).Description("Items in minus items out of every processor (memory_limiter refusals show as receiver refusals instead)."),
 		timeseries("Lost at exporters: queue full", "short", perSignal("exporter_enqueue_failed", "exporter", true)...),
 		timeseries("Lost at exporters: send failed after retries", "short", perSignal("exporter_send_failed", "exporter", true)...),
 		timeseries("Refused by the memory limiter", "short", perSignal("processor_memory_limiter_refused", "", true)...),
@@ -74,7 +79,7 @@ func Collector() Dashboard {
 		),
 		timeseries("Exporter queue utilisation", "percentunit",
 			q("max by (exporter, data_type) ("+sel("otelcol_exporter_queue_size", col)+" / "+sel("otelcol_exporter_queue_capacity", col)+")", "{{exporter}} {{data_type}}"),
-		).minMax(0, 1),
+		).Min(0).Max(1),
 		timeseries("Export requests in flight", "short",
 			q("sum by (exporter, data_type) ("+sel("otelcol_exporter_in_flight_requests", col)+")", "{{exporter}} {{data_type}}")),
 		timeseries("Batch send size p50 / p95", "short",
@@ -92,7 +97,7 @@ func Collector() Dashboard {
 			q("max("+sel("otelcol_process_memory_rss", col)+")", "RSS"),
 			q("max("+sel("otelcol_process_runtime_heap_alloc_bytes", col)+")", "heap allocated"),
 			q("max("+sel("otelcol_process_runtime_total_sys_memory_bytes", col)+")", "from the OS"),
-		).describe("The memory_limiter refuses data above its limit (OTELCOL_MEMORY_LIMIT_MIB)."),
+		).Description("The memory_limiter refuses data above its limit (OTELCOL_MEMORY_LIMIT_MIB)."),
 		timeseries("Collector CPU", "percentunit", q(rate("", sel("otelcol_process_cpu_seconds_total", col)), "cores")),
 	)
 
@@ -102,7 +107,7 @@ func Collector() Dashboard {
 			q(orZero(rate("service_name, error_type", sel("otel_sdk_processor_span_processed_total", sdkErr))), "spans {{service_name}} {{error_type}}"),
 			q(orZero(rate("service_name, error_type", sel("otel_sdk_processor_log_processed_total", sdkErr))), "logs {{service_name}} {{error_type}}"),
 			q(orZero(rate("service_name, error_type", sel("otel_sdk_exporter_span_exported_total", sdkErr))), "span export {{service_name}} {{error_type}}"),
-		).describe("queue_full: a batch processor's queue overflowed because the collector was slow or down."),
+		).Description("queue_full: a batch processor's queue overflowed because the collector was slow or down."),
 		timeseries("SDK span queue use", "short",
 			q("sum by (service_name) ("+sel("otel_sdk_processor_span_queue_size")+")", "size {{service_name}}"),
 			q("sum by (service_name) ("+sel("otel_sdk_processor_span_queue_capacity")+")", "capacity {{service_name}}"),

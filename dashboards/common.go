@@ -4,6 +4,12 @@ import (
 	"encoding/json"
 	"net/url"
 	"regexp"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/grafanapyroscope"
+	"github.com/grafana/grafana-foundation-sdk/go/loki"
 )
 
 // The shop's RED signals, from the services' own instrumentation: HTTP servers
@@ -42,7 +48,7 @@ func serverQuantile(phi float64, by string, matchers ...string) string {
 	return quantile(phi, by, sel(httpServer+"_bucket", matchers...)) + " or " + quantile(phi, by, sel(rpcServer+"_bucket", matchers...))
 }
 
-// byRoute relabels HTTP (method + route) and gRPC (method) requests into one "route" label.
+// routeRate relabels HTTP (method + route) and gRPC (method) requests into one "route" label.
 func routeRate(matchers ...string) string {
 	return `sum by (route) (label_join(rate(` + sel(httpServer+"_count", matchers...) + `[$__rate_interval]), "route", " ", "http_request_method", "http_route"))` +
 		` or sum by (route) (label_replace(rate(` + sel(rpcServer+"_count", matchers...) + `[$__rate_interval]), "route", "$1", "rpc_method", "(.*)"))`
@@ -65,19 +71,24 @@ func ftoa(f float64) string {
 
 // ---- Explore links (Jaeger, Pyroscope, Loki), built from the provisioned datasource uids
 
-// exploreURL opens Grafana's Explore with one query on ds. Template variables
-// (${service}) stay readable in the URL so Grafana interpolates them.
-func exploreURL(ds *DatasourceRef, query map[string]any) string {
-	query["refId"] = "A"
-	query["datasource"] = ds
-	pane := map[string]any{
-		"datasource": ds.UID,
-		"queries":    []any{query},
-		"range":      map[string]any{"from": "${__from}", "to": "${__to}"},
-	}
-	b, err := json.Marshal(map[string]any{"a": pane})
+// explorePane is one pane of Grafana's Explore URL (the panes parameter).
+type explorePane struct {
+	Datasource string               `json:"datasource"`
+	Queries    []variants.Dataquery `json:"queries"`
+	Range      struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	} `json:"range"`
+}
+
+// exploreURL opens Grafana's Explore with one query, named A, on ds. Template
+// variables (${service}) stay readable in the URL so Grafana interpolates them.
+func exploreURL(ds Datasource, query variants.Dataquery) string {
+	pane := explorePane{Datasource: ds.UID, Queries: []variants.Dataquery{query}}
+	pane.Range.From, pane.Range.To = "${__from}", "${__to}"
+	b, err := json.Marshal(map[string]explorePane{"a": pane})
 	if err != nil {
-		panic(err)
+		panic(err) // the SDK's query types always marshal
 	}
 	// Keep ${var} literal: Grafana interpolates the URL before following it.
 	enc := encodedVar.ReplaceAllString(url.QueryEscape(string(b)), "$${$1}")
@@ -88,27 +99,35 @@ var encodedVar = regexp.MustCompile(`%24%7B([A-Za-z_][A-Za-z0-9_]*)%7D`)
 
 // jaegerSearch lists the service's traces in the environment (a process tag in Jaeger).
 func jaegerSearch(service string) string {
-	return exploreURL(Jaeger, map[string]any{"queryType": "search", "service": service, "tags": "deployment.environment.name=${env}"})
+	return exploreURL(Jaeger, &JaegerQuery{
+		RefId: refID(0), Datasource: cog.ToPtr(Jaeger.ref()),
+		QueryType: "search", Service: service, Tags: "deployment.environment.name=${env}",
+	})
 }
 
 // pyroscopeCPU is the service's CPU flame graph (pyroscope-go uploads as service_name).
 func pyroscopeCPU(service string) string {
-	return exploreURL(Pyroscope, map[string]any{
-		"queryType":     "profile",
-		"profileTypeId": "process_cpu:cpu:nanoseconds:cpu:nanoseconds",
-		"labelSelector": `{service_name="` + service + `", deployment_environment_name="${env}"}`,
-		"groupBy":       []string{},
+	return exploreURL(Pyroscope, &grafanapyroscope.Dataquery{
+		RefId: cog.ToPtr(refID(0)), Datasource: cog.ToPtr(Pyroscope.ref()),
+		QueryType:     cog.ToPtr("profile"),
+		ProfileTypeId: "process_cpu:cpu:nanoseconds:cpu:nanoseconds",
+		LabelSelector: `{service_name="` + service + `", deployment_environment_name="${env}"}`,
+		GroupBy:       []string{},
 	})
 }
 
 // lokiLogs is the service's logs (Loki's OTLP endpoint makes service.name the service_name label).
 func lokiLogs(service string) string {
-	return exploreURL(Loki, map[string]any{"expr": `{service_name="` + service + `", deployment_environment_name="${env}"}`, "queryType": "range"})
+	return exploreURL(Loki, &loki.Dataquery{
+		RefId: cog.ToPtr(refID(0)), Datasource: cog.ToPtr(Loki.ref()),
+		QueryType: cog.ToPtr("range"),
+		Expr:      `{service_name="` + service + `", deployment_environment_name="${env}"}`,
+	})
 }
 
 // All is every dashboard the shop provisions.
-func All() []Dashboard {
-	return []Dashboard{
+func All() []*dashboard.DashboardBuilder {
+	return []*dashboard.DashboardBuilder{
 		Overview(),
 		Service(),
 		Business(),

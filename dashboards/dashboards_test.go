@@ -1,6 +1,7 @@
 package dashboards
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -13,6 +14,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -29,6 +34,137 @@ func TestGenerated_MatchesCommittedJSON(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("%s (run `go generate ./dashboards`)", p)
+	}
+}
+
+// Every dashboard, as generated and as committed, decodes strictly into the
+// SDK's dashboard type with every panel and query type registered (Decode),
+// and encodes back to the same bytes: the SDK's types hold every field of the
+// file, so nothing in it escapes the checks below or is lost on the way.
+func TestDashboards_DecodeStrictlyIntoSDKTypes(t *testing.T) {
+	generated, err := Render(All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := map[string][]byte{}
+	for name := range generated {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		committed[name] = b
+	}
+	for set, files := range map[string]map[string][]byte{"generated": generated, "committed": committed} {
+		for name, raw := range files {
+			d, err := Decode(raw)
+			if err != nil {
+				t.Errorf("%s %s: %v", set, name, err)
+				continue
+			}
+			again, err := Encode(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again, raw) {
+				t.Errorf("%s %s: decoding and encoding again changes the file: a field the SDK's types do not hold", set, name)
+			}
+		}
+	}
+}
+
+// Decode refuses an unknown field wherever it is: the strict check covers
+// the dashboard, its variables, links and annotations, rows, panels, their
+// grid positions, options, field config (defaults, custom, thresholds, data
+// links) and queries, Prometheus and Jaeger.
+func TestDecode_UnknownFieldAnywhere_IsRefused(t *testing.T) {
+	panelOfType := func(d map[string]any, typ string) map[string]any {
+		for _, p := range d["panels"].([]any) {
+			if p := p.(map[string]any); p["type"] == typ {
+				return p
+			}
+		}
+		t.Fatalf("no %s panel", typ)
+		return nil
+	}
+	at := func(v any, path ...any) map[string]any {
+		for _, step := range path {
+			switch step := step.(type) {
+			case string:
+				v = v.(map[string]any)[step]
+			case int:
+				v = v.([]any)[step]
+			}
+		}
+		return v.(map[string]any)
+	}
+	cases := []struct {
+		name, file string
+		object     func(d map[string]any) map[string]any
+	}{
+		{"dashboard", "shop-overview.json", func(d map[string]any) map[string]any { return d }},
+		{"time range", "shop-overview.json", func(d map[string]any) map[string]any { return at(d, "time") }},
+		{"variable", "shop-service.json", func(d map[string]any) map[string]any { return at(d, "templating", "list", 1) }},
+		{"dashboard link", "shop-service.json", func(d map[string]any) map[string]any { return at(d, "links", 1) }},
+		{"annotation", "shop-overview.json", func(d map[string]any) map[string]any { return at(d, "annotations", "list", 0) }},
+		{"row", "shop-overview.json", func(d map[string]any) map[string]any { return panelOfType(d, "row") }},
+		{"panel", "shop-overview.json", func(d map[string]any) map[string]any { return panelOfType(d, "stat") }},
+		{"grid position", "shop-overview.json", func(d map[string]any) map[string]any { return at(panelOfType(d, "stat"), "gridPos") }},
+		{"stat options", "shop-overview.json", func(d map[string]any) map[string]any { return at(panelOfType(d, "stat"), "options") }},
+		{"stat reduce options", "shop-overview.json", func(d map[string]any) map[string]any { return at(panelOfType(d, "stat"), "options", "reduceOptions") }},
+		{"field config defaults", "shop-overview.json", func(d map[string]any) map[string]any { return at(panelOfType(d, "stat"), "fieldConfig", "defaults") }},
+		{"threshold step", "shop-overview.json", func(d map[string]any) map[string]any {
+			return at(panelOfType(d, "stat"), "fieldConfig", "defaults", "thresholds", "steps", 0)
+		}},
+		{"timeseries custom field config", "shop-overview.json", func(d map[string]any) map[string]any {
+			return at(panelOfType(d, "timeseries"), "fieldConfig", "defaults", "custom")
+		}},
+		{"timeseries legend", "shop-overview.json", func(d map[string]any) map[string]any { return at(panelOfType(d, "timeseries"), "options", "legend") }},
+		{"data link", "shop-overview.json", func(d map[string]any) map[string]any {
+			return at(panelOfType(d, "table"), "fieldConfig", "defaults", "links", 0)
+		}},
+		{"table options", "shop-overview.json", func(d map[string]any) map[string]any { return at(panelOfType(d, "table"), "options") }},
+		{"heatmap options", "shop-service.json", func(d map[string]any) map[string]any { return at(panelOfType(d, "heatmap"), "options", "yAxis") }},
+		{"node graph options", "shop-overview.json", func(d map[string]any) map[string]any { return at(panelOfType(d, "nodeGraph"), "options") }},
+		{"Prometheus query", "shop-overview.json", func(d map[string]any) map[string]any { return at(panelOfType(d, "stat"), "targets", 0) }},
+		{"Jaeger query", "shop-overview.json", func(d map[string]any) map[string]any { return at(panelOfType(d, "nodeGraph"), "targets", 0) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			raw, err := os.ReadFile(c.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d map[string]any
+			if err := json.Unmarshal(raw, &d); err != nil {
+				t.Fatal(err)
+			}
+			c.object(d)["notAGrafanaField"] = true
+			edited, err := json.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Decode(edited); err == nil || !strings.Contains(err.Error(), "notAGrafanaField") {
+				t.Errorf("an unknown field in the %s of %s: Decode returned %v, want an error naming it", c.name, c.file, err)
+			}
+		})
+	}
+}
+
+// Encode writes <, > and & as they are, where encoding/json would escape
+// them, and keeps every other escape, a literal backslash included.
+func TestEncode_WritesHTMLCharactersAsTheyAre(t *testing.T) {
+	title := `rate > 0 && a<b, a literal \u0026, a "quote"`
+	d := dashboard.Dashboard{Uid: &title}
+	b, err := Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"uid": "rate > 0 && a<b, a literal \\u0026, a \"quote\""`; !strings.Contains(string(b), want) {
+		t.Errorf("Encode wrote %s, want it to contain %s", b, want)
+	}
+	var back dashboard.Dashboard
+	if err := json.Unmarshal(b, &back); err != nil || deref(back.Uid) != title {
+		t.Errorf("decoded again: %q (%v), want %q", deref(back.Uid), err, title)
 	}
 }
 
@@ -60,13 +196,19 @@ func readCommitted(t *testing.T) []File {
 	if len(files) == 0 {
 		t.Fatal("no dashboards")
 	}
+	for _, f := range files {
+		// Every check below walks the panels: none must pass for want of any.
+		if len(AllPanels(f.Dashboard)) == 0 {
+			t.Fatalf("%s: no panels decoded", f.Path)
+		}
+	}
 	return files
 }
 
 // Every reference between the provisioned datasources points at one that exists.
 func TestDatasources_LinksPointAtProvisionedUIDs(t *testing.T) {
 	types, linked := provisioned(t)
-	for _, want := range []*DatasourceRef{Prometheus, Jaeger, Loki, Pyroscope} {
+	for _, want := range []Datasource{Prometheus, Jaeger, Loki, Pyroscope} {
 		if types[want.UID] != want.Type {
 			t.Errorf("datasource uid %q: provisioned type %q, dashboards use %q", want.UID, types[want.UID], want.Type)
 		}
@@ -84,52 +226,81 @@ func TestDatasources_LinksPointAtProvisionedUIDs(t *testing.T) {
 func TestDashboards_UIDsAndTitlesUnique(t *testing.T) {
 	uids, titles := map[string]string{}, map[string]string{}
 	for _, f := range readCommitted(t) {
-		d := f.Dashboard
-		if d.UID == "" || len(d.UID) > 40 {
-			t.Errorf("%s: uid %q must be 1 to 40 characters", f.Path, d.UID)
+		uid, title := deref(f.Dashboard.Uid), deref(f.Dashboard.Title)
+		if uid == "" || len(uid) > 40 {
+			t.Errorf("%s: uid %q must be 1 to 40 characters", f.Path, uid)
 		}
-		if prev, dup := uids[d.UID]; dup {
-			t.Errorf("%s and %s share uid %q", prev, f.Path, d.UID)
+		if prev, dup := uids[uid]; dup {
+			t.Errorf("%s and %s share uid %q", prev, f.Path, uid)
 		}
-		if prev, dup := titles[d.Title]; dup {
-			t.Errorf("%s and %s share title %q", prev, f.Path, d.Title)
+		if prev, dup := titles[title]; dup {
+			t.Errorf("%s and %s share title %q", prev, f.Path, title)
 		}
-		uids[d.UID], titles[d.Title] = f.Path, f.Path
-		if filepath.Base(f.Path) != d.UID+".json" {
-			t.Errorf("%s: file name should be its uid, %s.json", f.Path, d.UID)
+		uids[uid], titles[title] = f.Path, f.Path
+		if filepath.Base(f.Path) != uid+".json" {
+			t.Errorf("%s: file name should be its uid, %s.json", f.Path, uid)
 		}
-		ids := map[int]bool{}
-		for _, p := range d.Panels {
+		ids := map[uint32]bool{}
+		for _, p := range grid(f.Dashboard) {
 			if ids[p.ID] {
-				t.Errorf("%s: panel id %d used twice", d.Title, p.ID)
+				t.Errorf("%s: panel id %d used twice", title, p.ID)
 			}
 			ids[p.ID] = true
 		}
 	}
 }
 
+// gridItem is a row or a panel at the top level of a dashboard's grid.
+type gridItem struct {
+	ID      uint32
+	Title   string
+	GridPos dashboard.GridPos
+}
+
+func grid(d dashboard.Dashboard) []gridItem {
+	var items []gridItem
+	for _, p := range d.Panels {
+		switch {
+		case p.Panel != nil:
+			items = append(items, gridItem{deref(p.Panel.Id), deref(p.Panel.Title), deref(p.Panel.GridPos)})
+		case p.RowPanel != nil:
+			items = append(items, gridItem{p.RowPanel.Id, deref(p.RowPanel.Title), deref(p.RowPanel.GridPos)})
+		}
+	}
+	return items
+}
+
+// expr is a query's PromQL ("" for another datasource's query).
+func expr(q variants.Dataquery) string {
+	if q, ok := q.(*prometheus.Dataquery); ok {
+		return q.Expr
+	}
+	return ""
+}
+
 // Every datasource a dashboard names is provisioned, by uid and with its type,
 // and no dashboard names a datasource by name.
 func TestDashboards_DatasourcesAreProvisioned(t *testing.T) {
 	types, _ := provisioned(t)
-	check := func(where string, ref *DatasourceRef) {
-		if ref == nil {
+	check := func(where string, ds *Datasource) {
+		if ds == nil {
 			t.Errorf("%s: no datasource (Grafana would use the default; name it)", where)
 			return
 		}
-		if got, ok := types[ref.UID]; !ok || got != ref.Type {
-			t.Errorf("%s: datasource %+v is not provisioned (provisioned: %v)", where, *ref, types)
+		if got, ok := types[ds.UID]; !ok || got != ds.Type {
+			t.Errorf("%s: datasource %+v is not provisioned (provisioned: %v)", where, *ds, types)
 		}
 	}
 	for _, f := range readCommitted(t) {
-		d := f.Dashboard
+		d, title := f.Dashboard, deref(f.Dashboard.Title)
 		for _, v := range d.Templating.List {
-			check(d.Title+" variable "+v.Name, v.Datasource)
+			check(title+" variable "+v.Name, datasourceOf(v.Datasource))
 		}
-		for _, p := range d.AllPanels() {
-			check(d.Title+" / "+p.Title, p.Datasource)
+		for _, p := range AllPanels(d) {
+			check(title+" / "+deref(p.Title), datasourceOf(p.Datasource))
 			for _, tg := range p.Targets {
-				check(d.Title+" / "+p.Title+" query "+tg.RefID, tg.Datasource)
+				refID, ds := queryRef(tg) // the query's own: Grafana runs a query without one on the panel's
+				check(title+" / "+deref(p.Title)+" query "+refID, ds)
 			}
 		}
 		raw, err := os.ReadFile(f.Path)
@@ -148,45 +319,46 @@ func TestDashboards_DatasourcesAreProvisioned(t *testing.T) {
 // defined before the variables that use it.
 func TestDashboards_TemplateVariablesDefined(t *testing.T) {
 	for _, f := range readCommitted(t) {
-		d := f.Dashboard
+		d, title := f.Dashboard, deref(f.Dashboard.Title)
 		defined := map[string]bool{}
 		for _, v := range d.Templating.List {
-			for _, ref := range VariableRefs(v.Query) {
+			for _, ref := range VariableRefs(VariableQuery(v)) {
 				if !defined[ref] {
-					t.Errorf("%s: variable %s uses $%s, defined after it or not at all", d.Title, v.Name, ref)
+					t.Errorf("%s: variable %s uses $%s, defined after it or not at all", title, v.Name, ref)
 				}
 			}
 			if defined[v.Name] {
-				t.Errorf("%s: variable %s defined twice", d.Title, v.Name)
+				t.Errorf("%s: variable %s defined twice", title, v.Name)
 			}
 			defined[v.Name] = true
 		}
 		use := func(where, s string) {
 			for _, ref := range VariableRefs(s) {
 				if !defined[ref] {
-					t.Errorf("%s / %s: uses $%s, which the dashboard does not define", d.Title, where, ref)
+					t.Errorf("%s / %s: uses $%s, which the dashboard does not define", title, where, ref)
 				}
 			}
 		}
 		for _, l := range d.Links {
-			use("link "+l.Title, l.Title+" "+l.URL)
+			use("link "+l.Title, l.Title+" "+deref(l.Url))
 		}
-		for _, p := range d.Panels {
+		for _, p := range grid(d) {
 			use("row or panel title", p.Title)
 		}
-		for _, p := range d.AllPanels() {
-			use(p.Title, p.Title)
+		for _, p := range AllPanels(d) {
+			pt := deref(p.Title)
+			use(pt, pt)
 			for _, tg := range p.Targets {
-				use(p.Title, tg.Expr)
+				use(pt, expr(tg))
 			}
 			for _, l := range panelLinks(p) {
-				use(p.Title+" link", l.URL)
+				use(pt+" link", deref(l.Url))
 			}
 		}
 	}
 }
 
-func panelLinks(p Panel) []Link {
+func panelLinks(p dashboard.Panel) []dashboard.DashboardLink {
 	links := slices.Clone(p.Links)
 	if p.FieldConfig != nil {
 		links = append(links, p.FieldConfig.Defaults.Links...)
@@ -202,7 +374,7 @@ func TestDashboards_LinksResolve(t *testing.T) {
 	uids := map[string]bool{}
 	tags := map[string]bool{}
 	for _, f := range files {
-		uids[f.Dashboard.UID] = true
+		uids[deref(f.Dashboard.Uid)] = true
 		for _, tag := range f.Dashboard.Tags {
 			tags[tag] = true
 		}
@@ -223,7 +395,7 @@ func TestDashboards_LinksResolve(t *testing.T) {
 			var panes map[string]struct {
 				Datasource string `json:"datasource"`
 				Queries    []struct {
-					Datasource DatasourceRef `json:"datasource"`
+					Datasource common.DataSourceRef `json:"datasource"`
 				} `json:"queries"`
 			}
 			if err := json.Unmarshal([]byte(u.Query().Get("panes")), &panes); err != nil || len(panes) == 0 {
@@ -235,8 +407,8 @@ func TestDashboards_LinksResolve(t *testing.T) {
 					t.Errorf("%s: explore link on datasource %q, not provisioned", where, pane.Datasource)
 				}
 				for _, q := range pane.Queries {
-					if types[q.Datasource.UID] != q.Datasource.Type {
-						t.Errorf("%s: explore query on %+v, not provisioned", where, q.Datasource)
+					if ds := datasourceOf(&q.Datasource); types[ds.UID] != ds.Type {
+						t.Errorf("%s: explore query on %+v, not provisioned", where, *ds)
 					}
 				}
 			}
@@ -245,33 +417,36 @@ func TestDashboards_LinksResolve(t *testing.T) {
 		}
 	}
 	for _, f := range files {
-		d := f.Dashboard
+		d, title := f.Dashboard, deref(f.Dashboard.Title)
 		for _, l := range d.Links {
 			switch l.Type {
-			case "dashboards":
+			case dashboard.DashboardLinkTypeDashboards:
 				for _, tag := range l.Tags {
 					if !tags[tag] {
-						t.Errorf("%s: link %q lists dashboards tagged %q: there are none", d.Title, l.Title, tag)
+						t.Errorf("%s: link %q lists dashboards tagged %q: there are none", title, l.Title, tag)
 					}
 				}
-			case "link":
-				checkURL(d.Title+" link "+l.Title, l.URL)
+			case dashboard.DashboardLinkTypeLink:
+				checkURL(title+" link "+l.Title, deref(l.Url))
 			default:
-				t.Errorf("%s: link %q of type %q", d.Title, l.Title, l.Type)
+				t.Errorf("%s: link %q of type %q", title, l.Title, l.Type)
 			}
 		}
-		for _, p := range d.AllPanels() {
+		for _, p := range AllPanels(d) {
 			for _, l := range panelLinks(p) {
-				checkURL(d.Title+" / "+p.Title, l.URL)
+				checkURL(title+" / "+deref(p.Title), deref(l.Url))
 			}
 		}
 	}
 	// The service dashboard links to the service's traces, logs and flame graph.
-	service := Service()
+	service, err := Service().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{Jaeger.UID, Loki.UID, Pyroscope.UID} {
 		found := false
 		for _, l := range service.Links {
-			found = found || strings.Contains(l.URL, "%22datasource%22%3A%22"+want+"%22")
+			found = found || strings.Contains(deref(l.Url), "%22datasource%22%3A%22"+want+"%22")
 		}
 		if !found {
 			t.Errorf("Service detail has no link to %s", want)
@@ -282,26 +457,26 @@ func TestDashboards_LinksResolve(t *testing.T) {
 // Panels sit on the 24-column grid without overlapping.
 func TestDashboards_Layout(t *testing.T) {
 	for _, f := range readCommitted(t) {
-		d := f.Dashboard
-		type cell struct{ x, y int }
+		d, title := f.Dashboard, deref(f.Dashboard.Title)
+		type cell struct{ x, y uint32 }
 		taken := map[cell]string{}
-		for _, p := range d.Panels {
+		for _, p := range grid(d) {
 			g := p.GridPos
-			if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
-				t.Errorf("%s / %s: grid position %+v outside the 24 columns", d.Title, p.Title, g)
+			if g.W == 0 || g.H == 0 || g.X+g.W > 24 {
+				t.Errorf("%s / %s: grid position %+v outside the 24 columns", title, p.Title, g)
 			}
 			for x := g.X; x < g.X+g.W; x++ {
 				for y := g.Y; y < g.Y+g.H; y++ {
 					if other, ok := taken[cell{x, y}]; ok {
-						t.Errorf("%s: %q overlaps %q at column %d, row %d", d.Title, p.Title, other, x, y)
+						t.Errorf("%s: %q overlaps %q at column %d, row %d", title, p.Title, other, x, y)
 					}
 					taken[cell{x, y}] = p.Title
 				}
 			}
 		}
-		for _, p := range d.AllPanels() {
+		for _, p := range AllPanels(d) {
 			if len(p.Targets) == 0 {
-				t.Errorf("%s / %s: no query", d.Title, p.Title)
+				t.Errorf("%s / %s: no query", title, deref(p.Title))
 			}
 		}
 	}
@@ -339,19 +514,20 @@ func TestDashboards_RecordingRulesExist(t *testing.T) {
 	}
 	used := regexp.MustCompile(`\b[a-z_]+:[a-z_]+:[a-z0-9_]+\b`)
 	for _, f := range readCommitted(t) {
-		for _, p := range f.Dashboard.AllPanels() {
+		title := deref(f.Dashboard.Title)
+		for _, p := range AllPanels(f.Dashboard) {
 			for _, tg := range p.Targets {
-				for _, name := range used.FindAllString(tg.Expr, -1) {
+				for _, name := range used.FindAllString(expr(tg), -1) {
 					if !rules[name] {
-						t.Errorf("%s / %s: reads recording rule %s, which no rule file defines", f.Dashboard.Title, p.Title, name)
+						t.Errorf("%s / %s: reads recording rule %s, which no rule file defines", title, deref(p.Title), name)
 					}
 				}
 			}
 		}
 		for _, v := range f.Dashboard.Templating.List {
-			for _, name := range used.FindAllString(v.Query, -1) {
+			for _, name := range used.FindAllString(VariableQuery(v), -1) {
 				if !rules[name] {
-					t.Errorf("%s variable %s: reads recording rule %s, which no rule file defines", f.Dashboard.Title, v.Name, name)
+					t.Errorf("%s variable %s: reads recording rule %s, which no rule file defines", title, v.Name, name)
 				}
 			}
 		}
@@ -371,23 +547,23 @@ func TestDashboards_QueriesParse(t *testing.T) {
 	type query struct{ where, expr string }
 	var queries []query
 	for _, f := range readCommitted(t) {
-		d := f.Dashboard
+		d, title := f.Dashboard, deref(f.Dashboard.Title)
 		for _, v := range d.Templating.List {
-			inner := v.Query
+			inner := VariableQuery(v)
 			if m := regexp.MustCompile(`^query_result\((.*)\)$`).FindStringSubmatch(inner); m != nil {
 				inner = m[1]
 			} else if m := regexp.MustCompile(`^label_values\((.*),\s*[a-z_]+\)$`).FindStringSubmatch(inner); m != nil {
 				inner = m[1]
 			} else {
-				t.Errorf("%s variable %s: query %q is neither label_values(selector, label) nor query_result(expr)", d.Title, v.Name, v.Query)
+				t.Errorf("%s variable %s: query %q is neither label_values(selector, label) nor query_result(expr)", title, v.Name, VariableQuery(v))
 				continue
 			}
-			queries = append(queries, query{d.Title + " variable " + v.Name, inner})
+			queries = append(queries, query{title + " variable " + v.Name, inner})
 		}
-		for _, p := range d.AllPanels() {
+		for _, p := range AllPanels(d) {
 			for _, tg := range p.Targets {
-				if tg.Datasource != nil && tg.Datasource.UID == Prometheus.UID {
-					queries = append(queries, query{d.Title + " / " + p.Title + " " + tg.RefID, tg.Expr})
+				if refID, ds := queryRef(tg); ds != nil && ds.UID == Prometheus.UID {
+					queries = append(queries, query{title + " / " + deref(p.Title) + " " + refID, expr(tg)})
 				}
 			}
 		}

@@ -8,19 +8,30 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
 
-// Render encodes every dashboard, keyed by file name; two dashboards with one uid are an error.
-func Render(ds []Dashboard) (map[string][]byte, error) {
+// Render builds and encodes every dashboard, keyed by file name. A builder's
+// error, two dashboards with one uid, or a file that Decode refuses is an
+// error: nothing Grafana would misread is written.
+func Render(builders []*dashboard.DashboardBuilder) (map[string][]byte, error) {
 	files := map[string][]byte{}
-	for _, d := range ds {
+	for _, builder := range builders {
+		d, err := builder.Build()
+		if err != nil {
+			return nil, fmt.Errorf("build dashboard: %w", err)
+		}
 		name := FileName(d)
 		if _, dup := files[name]; dup {
-			return nil, fmt.Errorf("two dashboards with uid %q", d.UID)
+			return nil, fmt.Errorf("two dashboards with uid %q", deref(d.Uid))
 		}
 		b, err := Encode(d)
 		if err != nil {
 			return nil, err
+		}
+		if _, err := Decode(b); err != nil {
+			return nil, fmt.Errorf("%s does not decode strictly: %w", name, err)
 		}
 		files[name] = b
 	}

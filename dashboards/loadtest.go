@@ -1,13 +1,16 @@
 package dashboards
 
+import "github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
 // LoadTest follows a run of `shop loadgen` live: its own metrics
 // (loadtest/metrics.go), latency measured from each request's intended start,
 // errors by kind, missed starts and sessions, next to the gateway's view.
-func LoadTest() Dashboard {
+func LoadTest() *dashboard.DashboardBuilder {
 	lg := `service_name="loadgen"`
 	ep := `endpoint=~"$endpoint"`
-	endpointVar := multi(queryVar("endpoint", "Endpoint", `label_values(`+sel("loadgen_requests_total", lg)+`, endpoint)`, ""))
-	endpointVar.Description = "Route templates the load generator calls."
+	endpointVar := queryVar("endpoint", "Endpoint", `label_values(`+sel("loadgen_requests_total", lg)+`, endpoint)`, "").
+		Description("Route templates the load generator calls.").
+		Multi(true).IncludeAll(true).AllValue(".*")
 	reqs := func(matchers ...string) string {
 		return sel("loadgen_requests_total", append([]string{lg, ep}, matchers...)...)
 	}
@@ -20,12 +23,12 @@ func LoadTest() Dashboard {
 	b.row("Now").add(4, 4,
 		stat("Requests/s", "reqps", instant(rate("", reqs()), "")),
 		stat("Error ratio", "percentunit", instant("("+orZero(rate("", reqs(`outcome!="ok"`)))+") / "+rate("", reqs()), ""),
-			Step{Color: "green"}, Step{Color: "orange", Value: v(0.001)}, Step{Color: "red", Value: v(0.01)}),
+			base("green"), from(0.001, "orange"), from(0.01, "red")),
 		stat("p95 (from intended start)", "s", instant(quantile(0.95, "", bucket), "")),
 		stat("p99 (from intended start)", "s", instant(quantile(0.99, "", bucket), "")),
 		stat("Missed starts in range", "none", instant(orZero("sum(increase("+sel("loadgen_missed_starts_total", lg)+"[$__range]))"), ""),
-			Step{Color: "green"}, Step{Color: "red", Value: v(1)}).
-			describe("Arrivals not started because -max-concurrency sessions were in flight: the target could not keep up."),
+			base("green"), from(1, "red")).
+			Description("Arrivals not started because -max-concurrency sessions were in flight: the target could not keep up."),
 		stat("Sessions in progress", "none", instant("sum("+sel("loadgen_sessions_active", lg)+")", "")),
 	)
 
@@ -34,11 +37,11 @@ func LoadTest() Dashboard {
 		stacked(timeseries("Requests/s by outcome", "reqps", q(rate("outcome", reqs()), "{{outcome}}"))),
 		bars(timeseries("Errors/s by endpoint and kind", "reqps",
 			q(orZero(rate("method, endpoint, outcome", reqs(`outcome!="ok"`))), "{{method}} {{endpoint}} {{outcome}}"))).
-			describe("outcome: http_4xx, http_5xx, connection_refused, timeout, network_error, bad_response, unexpected_status."),
+			Description("outcome: http_4xx, http_5xx, connection_refused, timeout, network_error, bad_response, unexpected_status."),
 		timeseries("Load generator vs gateway (requests/s)", "reqps",
 			q(rate("", sel("loadgen_requests_total", lg)), "sent by loadgen"),
 			q(rate("", sel(httpServer+"_count", `service_name="gateway"`)), "answered by gateway"),
-		).describe("The gateway also counts traffic that is not the load generator's."),
+		).Description("The gateway also counts traffic that is not the load generator's."),
 		bars(timeseries("Missed starts/s", "ops", q(orZero(rate("", sel("loadgen_missed_starts_total", lg))), "missed starts"))),
 		timeseries("Status classes", "reqps", q(rate("status_class", reqs()), "{{status_class}}")),
 	)

@@ -1,9 +1,11 @@
 package dashboards
 
+import "github.com/grafana/grafana-foundation-sdk/go/dashboard"
+
 // Overview is the shop at a glance: the gateway's golden signals, RED per
 // service, how requests flow between services, what fails most, and the
 // business numbers. Every service links to its Service detail dashboard.
-func Overview() Dashboard {
+func Overview() *dashboard.DashboardBuilder {
 	gw := `service_name="gateway"`
 	toService := dashboardURL("shop-service", "var-service=${__field.labels.service_name}")
 	placedPerMin := "sum(rate(" + sel("shop_orders_placed_total") + "[$__rate_interval])) * 60"
@@ -15,21 +17,21 @@ func Overview() Dashboard {
 
 	b.row("Gateway (what shoppers see)").add(4, 4,
 		stat("Requests/s", "reqps", instant(rate("", sel(httpServer+"_count", gw)), "")).
-			describe("Requests the gateway answered per second (http.server.request.duration count)."),
+			Description("Requests the gateway answered per second (http.server.request.duration count)."),
 		stat("Server error ratio (5xx)", "percentunit",
 			instant("("+orZero(rate("", sel(httpServer+"_count", gw, http5xx)))+") / "+rate("", sel(httpServer+"_count", gw)), ""),
-			Step{Color: "green"}, Step{Color: "orange", Value: v(0.001)}, Step{Color: "red", Value: v(0.005)}).
-			describe("Share of gateway answers that were 5xx. The availability SLO allows 0.5 %."),
+			base("green"), from(0.001, "orange"), from(0.005, "red")).
+			Description("Share of gateway answers that were 5xx. The availability SLO allows 0.5 %."),
 		stat("p95 latency", "s", instant(quantile(0.95, "", sel(httpServer+"_bucket", gw)), ""),
-			Step{Color: "green"}, Step{Color: "orange", Value: v(0.25)}, Step{Color: "red", Value: v(0.5)}),
-		stat("Orders / min", "none", instant(placedPerMin, "")).decimals(1),
+			base("green"), from(0.25, "orange"), from(0.5, "red")),
+		stat("Orders / min", "none", instant(placedPerMin, "")).Decimals(1),
 		stat("Revenue in range", "currencyUSD", instant("sum(increase("+sel("shop_orders_revenue_total")+"[$__range])) / 100", "")).
-			describe("shop.orders.revenue counts US cents; shown in dollars."),
+			Description("shop.orders.revenue counts US cents; shown in dollars."),
 		stat("Checkout success", "percentunit", instant(
 			"sum(rate("+sel("shop_orders_placed_total")+"[$__rate_interval])) / (sum(rate("+sel("shop_orders_placed_total")+"[$__rate_interval])) + "+
 				orZero("sum(rate("+sel("shop_orders_failed_total")+"[$__rate_interval]))")+")", ""),
-			Step{Color: "red"}, Step{Color: "orange", Value: v(0.9)}, Step{Color: "green", Value: v(0.97)}).
-			describe("Placed / (placed + failed) checkouts. Declines and sold-out items count as failures."),
+			base("red"), from(0.9, "orange"), from(0.97, "green")).
+			Description("Placed / (placed + failed) checkouts. Declines and sold-out items count as failures."),
 	)
 
 	b.row("RED per service").add(24, 9,
@@ -39,32 +41,28 @@ func Overview() Dashboard {
 			tableQ(serverQuantile(0.5, "service_name")),
 			tableQ(serverQuantile(0.95, "service_name")),
 			tableQ(serverQuantile(0.99, "service_name")),
-		).dataLink("Service detail: ${__data.fields.service_name}", dashboardURL("shop-service", "var-service=${__data.fields.service_name}")).
-			describe("Rate, errors and duration of every service's server side (HTTP and gRPC), over the last rate interval."),
+		).DataLinks(dataLink("Service detail: ${__data.fields.service_name}", dashboardURL("shop-service", "var-service=${__data.fields.service_name}"))).
+			Description("Rate, errors and duration of every service's server side (HTTP and gRPC), over the last rate interval."),
 	).add(12, 8,
 		timeseries("Request rate by service", "reqps", q(serverRate("service_name"), "{{service_name}}")).
-			dataLink("Service detail: ${__field.labels.service_name}", toService),
+			DataLinks(dataLink("Service detail: ${__field.labels.service_name}", toService)),
 		timeseries("Error ratio by service (5xx, gRPC faults)", "percentunit", q(serverErrorRatio("service_name"), "{{service_name}}")).
-			dataLink("Service detail: ${__field.labels.service_name}", toService),
+			DataLinks(dataLink("Service detail: ${__field.labels.service_name}", toService)),
 	).add(8, 8,
-		timeseries("p50 latency by service", "s", q(serverQuantile(0.5, "service_name"), "{{service_name}}")).dataLink("Service detail: ${__field.labels.service_name}", toService),
-		timeseries("p95 latency by service", "s", q(serverQuantile(0.95, "service_name"), "{{service_name}}")).dataLink("Service detail: ${__field.labels.service_name}", toService),
-		timeseries("p99 latency by service", "s", q(serverQuantile(0.99, "service_name"), "{{service_name}}")).dataLink("Service detail: ${__field.labels.service_name}", toService),
+		timeseries("p50 latency by service", "s", q(serverQuantile(0.5, "service_name"), "{{service_name}}")).DataLinks(dataLink("Service detail: ${__field.labels.service_name}", toService)),
+		timeseries("p95 latency by service", "s", q(serverQuantile(0.95, "service_name"), "{{service_name}}")).DataLinks(dataLink("Service detail: ${__field.labels.service_name}", toService)),
+		timeseries("p99 latency by service", "s", q(serverQuantile(0.99, "service_name"), "{{service_name}}")).DataLinks(dataLink("Service detail: ${__field.labels.service_name}", toService)),
 	)
 
 	b.row("Request flow").add(10, 10,
-		Panel{
-			Type: "nodeGraph", Title: "Service dependencies (Jaeger)", Datasource: Jaeger,
-			Description: "Who calls whom, from the traces Jaeger holds.",
-			Targets:     []Target{{Datasource: Jaeger, QueryType: "dependencyGraph"}},
-			Options:     map[string]any{"nodes": map[string]any{}, "edges": map[string]any{}},
-		},
+		dependencyGraph("Service dependencies (Jaeger)").
+			Description("Who calls whom, from the traces Jaeger holds."),
 	).add(14, 10,
 		timeseries("Calls between services (client side)", "reqps",
 			q(rate("service_name, server_address, server_port", sel(httpClient+"_count")), "HTTP {{service_name}} → {{server_address}}:{{server_port}}"),
 			q(orZero(rate("service_name, rpc_method", sel(rpcClient+"_count"))), "gRPC {{service_name}} → {{rpc_method}}"),
 			q(orZero(rate("service_name, messaging_destination_name", sel(spanCalls, `span_kind="SPAN_KIND_PRODUCER"`))), "AMQP {{service_name}} → {{messaging_destination_name}}"),
-		).describe("Outbound calls per second: otelhttp and otelgrpc client metrics, and the outbox relay's producer spans."),
+		).Description("Outbound calls per second: otelhttp and otelgrpc client metrics, and the outbox relay's producer spans."),
 	)
 
 	none := func(label string) string { return `label_replace(vector(0), "` + label + `", "(none)", "", "")` }
@@ -73,21 +71,21 @@ func Overview() Dashboard {
 			tableQ(`topk(10, sum by (service_name, http_route, http_response_status_code) (increase(`+sel(httpServer+"_count", http5xx)+`[$__range])) > 0) or `+none("http_route"))),
 		table("Top rejected routes: 4xx in range", map[string]string{"A": "Rejections"},
 			tableQ(`topk(10, sum by (service_name, http_route, http_response_status_code) (increase(`+sel(httpServer+"_count", `http_response_status_code=~"4.."`)+`[$__range])) > 0) or `+none("http_route"))).
-			describe("Client errors: bad input, 401, and the business refusals (402 declined, 409 sold out)."),
+			Description("Client errors: bad input, 401, and the business refusals (402 declined, 409 sold out)."),
 		table("Top failing operations: error spans in range", map[string]string{"A": "Error spans"},
 			tableQ(`topk(10, sum by (service_name, span_name) (increase(`+sel(spanCalls, `status_code="STATUS_CODE_ERROR"`)+`[$__range])) > 0) or `+none("span_name"))).
-			describe("Spans with status Error, from the span metrics connector: client, database and messaging spans too."),
+			Description("Spans with status Error, from the span metrics connector: client, database and messaging spans too."),
 	)
 
 	b.row("Business at a glance").add(8, 8,
 		timeseries("Orders per minute", "none",
 			q(placedPerMin, "placed"),
 			q(failedPerMin, "failed"),
-		).dataLink("Business dashboard", dashboardURL("shop-business")),
+		).DataLinks(dataLink("Business dashboard", dashboardURL("shop-business"))),
 		timeseries("Revenue per minute (USD)", "currencyUSD", q("sum(rate("+sel("shop_orders_revenue_total")+"[$__rate_interval])) * 60 / 100", "revenue")).
-			dataLink("Business dashboard", dashboardURL("shop-business")),
+			DataLinks(dataLink("Business dashboard", dashboardURL("shop-business"))),
 		timeseries("Payments per minute by outcome", "none", q("sum by (outcome) (rate("+sel("shop_payments_charges_total")+"[$__rate_interval])) * 60", "{{outcome}}")).
-			dataLink("Business dashboard", dashboardURL("shop-business")),
+			DataLinks(dataLink("Business dashboard", dashboardURL("shop-business"))),
 	)
 	return b.done()
 }

@@ -1,5 +1,10 @@
 package dashboards
 
+import (
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+)
+
 // Service is one service in depth, chosen with $service: RED by route, a
 // latency heatmap whose exemplars open traces, every outbound dependency
 // (HTTP, gRPC, PostgreSQL, Redis, RabbitMQ), the connection pools and the Go
@@ -11,34 +16,34 @@ package dashboards
 // `shop all` runs every service in one process (local mode). $instance is the
 // process's admin endpoint as the collector scrapes it (client_golang's Go and
 // process collectors, job "shop").
-func Service() Dashboard {
+func Service() *dashboard.DashboardBuilder {
 	svc := `service_name="$service"`
 	proc := `service_name="$process"`
 	scraped := []string{`job="shop"`, `instance="$instance"`}
 
 	serviceVar := queryVar("service", "Service",
-		`label_values(`+sel(spanCalls, `span_kind="SPAN_KIND_SERVER"`)+`, service_name)`, "")
-	serviceVar.Description = "Services with server spans (HTTP or gRPC)."
+		`label_values(`+sel(spanCalls, `span_kind="SPAN_KIND_SERVER"`)+`, service_name)`, "").
+		Description("Services with server spans (HTTP or gRPC).")
 	processVar := queryVar("process", "Process",
 		`query_result(max by (service_name) (`+sel("go_goroutine_count", svc)+`) or on() max by (service_name) (`+sel("go_goroutine_count", `service_name="shop"`)+`))`,
-		`/service_name="([^"]+)"/`)
-	processVar.Description = "The process whose Go runtime metrics describe $service: itself, or \"shop\" when one process runs every service."
+		`/service_name="([^"]+)"/`).
+		Description("The process whose Go runtime metrics describe $service: itself, or \"shop\" when one process runs every service.")
 	instanceVar := queryVar("instance", "Admin endpoint",
 		`query_result(max by (instance) (`+sel("up", `job="shop"`, `instance=~"$service:.*"`)+`) or on() max by (instance) (`+sel("up", `job="shop"`)+`))`,
-		`/instance="([^"]+)"/`)
-	instanceVar.Description = "The admin endpoint (/metrics) of $service's process as the collector scrapes it: <service>:9464 in compose. Where processes share a host (local mode) nothing names the service, so every endpoint is listed: pick it by port."
+		`/instance="([^"]+)"/`).
+		Description("The admin endpoint (/metrics) of $service's process as the collector scrapes it: <service>:9464 in compose. Where processes share a host (local mode) nothing names the service, so every endpoint is listed: pick it by port.")
 
 	b := newBoard("shop-service", "Service detail",
 		"One service: RED by route, latency with exemplars, outbound calls, pools and runtime.", "service").
 		vars(envVar(), serviceVar, processVar, instanceVar).
-		link(Link{Title: "Traces of ${service} (Jaeger)", Type: "link", URL: jaegerSearch("${service}"), Icon: "external link", TargetBlank: true}).
-		link(Link{Title: "Logs of ${service} (Loki)", Type: "link", URL: lokiLogs("${service}"), Icon: "external link", TargetBlank: true}).
-		link(Link{Title: "CPU flame graph of ${process} (Pyroscope)", Type: "link", URL: pyroscopeCPU("${process}"), Icon: "external link", TargetBlank: true})
+		externalLink("Traces of ${service} (Jaeger)", jaegerSearch("${service}")).
+		externalLink("Logs of ${service} (Loki)", lokiLogs("${service}")).
+		externalLink("CPU flame graph of ${process} (Pyroscope)", pyroscopeCPU("${process}"))
 
 	b.row("RED").add(6, 4,
 		stat("Requests/s", "reqps", instant(serverRate("", svc), "")),
 		stat("Error ratio", "percentunit", instant(serverErrorRatio("", svc), ""),
-			Step{Color: "green"}, Step{Color: "orange", Value: v(0.001)}, Step{Color: "red", Value: v(0.005)}),
+			base("green"), from(0.001, "orange"), from(0.005, "red")),
 		stat("p95 latency", "s", instant(serverQuantile(0.95, "", svc), "")),
 		stat("p99 latency", "s", instant(serverQuantile(0.99, "", svc), "")),
 	).add(12, 8,
@@ -48,7 +53,7 @@ func Service() Dashboard {
 		timeseries("p99 latency by route", "s", q(routeQuantile(0.99, svc), "{{route}}")),
 		heatmap("Latency heatmap (exemplars open the trace)", "s", q(
 			"sum by (le) (rate("+sel(httpServer+"_bucket", svc)+"[$__rate_interval])) or sum by (le) (rate("+sel(rpcServer+"_bucket", svc)+"[$__rate_interval]))", "")).
-			describe("Server request duration buckets. The dots are exemplars: requests recorded inside a sampled span; click one for its trace in Jaeger."),
+			Description("Server request duration buckets. The dots are exemplars: requests recorded inside a sampled span; click one for its trace in Jaeger."),
 		timeseries("Responses by status code", "reqps",
 			q(rate("http_response_status_code", sel(httpServer+"_count", svc))+" or "+rate("rpc_response_status_code", sel(rpcServer+"_count", svc)),
 				"{{http_response_status_code}}{{rpc_response_status_code}}")),
@@ -58,8 +63,8 @@ func Service() Dashboard {
 		timeseries("Span rate by operation (top 15)", "ops",
 			q("topk(15, "+rate("span_kind, span_name", sel(spanCalls, svc))+")", "{{span_kind}} {{span_name}}")),
 		timeseries("Span p95 by operation (top 15)", "ms",
-			withExemplars(q("topk(15, "+quantile(0.95, "span_name", sel(spanDurationBkt, svc))+")", "{{span_name}}"))).
-			describe("Exemplars on this panel carry the trace id of a span of that duration."),
+			q("topk(15, "+quantile(0.95, "span_name", sel(spanDurationBkt, svc))+")", "{{span_name}}").Exemplar(true)).
+			Description("Exemplars on this panel carry the trace id of a span of that duration."),
 	)
 
 	b.row("Outbound calls").add(8, 8,
@@ -79,11 +84,11 @@ func Service() Dashboard {
 			q(orZero(quantile(0.95, "rpc_method", sel(rpcClient+"_bucket", svc))), "{{rpc_method}}")),
 		bars(timeseries("Circuit breaker transitions", "none",
 			q(orZero("sum by (breaker, state) (increase("+sel("shop_circuit_breaker_transitions_total", svc)+"[$__rate_interval]))"), "{{breaker}} → {{state}}"))).
-			describe("shop.circuit_breaker.transitions: a breaker opening means a dependency kept failing (internal/resilience)."),
+			Description("shop.circuit_breaker.transitions: a breaker opening means a dependency kept failing (internal/resilience)."),
 	)
 
 	pg := []string{svc, `db_system_name="postgresql"`}
-	pool := func(metric, legend string) Target {
+	pool := func(metric, legend string) *prometheus.DataqueryBuilder {
 		return q(orZero("sum("+sel(metric, svc)+")"), legend)
 	}
 	b.row("PostgreSQL (otelpgx)").add(6, 8,
@@ -101,14 +106,14 @@ func Service() Dashboard {
 			q(orZero(rate("", sel("pgxpool_empty_acquire_total", svc))), "acquires that waited /s"),
 			q(orZero(rate("", sel("pgxpool_canceled_acquires_total", svc))), "acquires cancelled /s"),
 			q(orZero("sum(rate("+sel("pgxpool_acquire_duration_nanoseconds_total", svc)+"[$__rate_interval])) / sum(rate("+sel("pgxpool_acquires_total", svc)+"[$__rate_interval])) / 1e6"), "mean acquire time (ms)"),
-		).describe("An empty acquire found no idle connection and waited: the pool is too small or queries hold connections too long."),
+		).Description("An empty acquire found no idle connection and waited: the pool is too small or queries hold connections too long."),
 	)
 
 	redis := []string{svc, `db_system="redis"`}
 	b.row("Redis (redisotel)").add(6, 8,
 		timeseries("Redis commands by status", "ops",
 			q(orZero(rate("type, status", sel("db_client_connections_use_time_milliseconds_count", redis...))), "{{type}} {{status}}")).
-			describe("status nil is a cache miss (GET of a missing key), not a failure."),
+			Description("status nil is a cache miss (GET of a missing key), not a failure."),
 		timeseries("Redis command p95", "ms",
 			q(orZero(quantile(0.95, "type", sel("db_client_connections_use_time_milliseconds_bucket", redis...))), "{{type}}")),
 		timeseries("Redis pool", "short",
@@ -126,7 +131,7 @@ func Service() Dashboard {
 			q(orZero(rate("routing_key", sel("shop_outbox_published_total", svc))), "{{routing_key}}")),
 		timeseries("Consumed by queue and outcome", "ops",
 			q(orZero(rate("queue, outcome", sel("shop_messaging_processed_total", svc))), "{{queue}} {{outcome}}")).
-			describe("shop.messaging.processed: acked, retried (through the delay queue) or dead_lettered."),
+			Description("shop.messaging.processed: acked, retried (through the delay queue) or dead_lettered."),
 		timeseries("Outbox backlog and publish lag", "short",
 			q(orZero("sum("+sel("shop_outbox_pending", svc)+")"), "pending events"),
 			q(orZero(quantile(0.95, "", sel("shop_outbox_lag_seconds_bucket", svc))), "p95 lag (s)"),
@@ -153,7 +158,7 @@ func Service() Dashboard {
 		timeseries("CPU", "percentunit",
 			q(rate("", sel("process_cpu_seconds_total", scraped...)), "CPU (cores)"),
 			q("sum("+sel("go_processor_limit", proc)+")", "GOMAXPROCS"),
-		).describe("process_cpu_seconds_total from the admin endpoint; 1 = one core busy."),
+		).Description("process_cpu_seconds_total from the admin endpoint; 1 = one core busy."),
 		timeseries("GC pause (summary quantiles)", "s",
 			q("max by (quantile) ("+sel("go_gc_duration_seconds", append(scraped, `quantile=~"0.5|0.75|1"`)...)+")", "p{{quantile}}"),
 		),
