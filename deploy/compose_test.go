@@ -13,18 +13,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/mod/modfile"
+
+	"github.com/otelshop/shop/internal/composefile"
 )
 
 // repoRoot is where compose.yaml and everything it references live.
 const repoRoot = ".."
-
-// memoryBudget is the ceiling for the sum of every container's memory limit,
-// the load generator included.
-const memoryBudget = 1536 << 20 // 1.5 GiB
 
 // shopTelemetryEnv is read by every shop process (docs/contract.md, Telemetry and Ports).
 var shopTelemetryEnv = []string{
@@ -77,7 +74,7 @@ func TestCompose_ProblemsAreCaught(t *testing.T) {
 		}, "redis: no memory limit"},
 		{"memory budget exceeded", func(p *types.Project) {
 			editService(p, "grafana", func(s *types.ServiceConfig) { s.Deploy.Resources.Limits.MemoryBytes = 1 << 30 })
-		}, "memory limits add up to"},
+		}, "memory limits add up to 3468 MiB; compose.yaml's total says"},
 		{"port published on every interface", func(p *types.Project) {
 			editService(p, "gateway", func(s *types.ServiceConfig) { s.Ports[0].HostIP = "" })
 		}, "gateway: port 8080 published on"},
@@ -111,6 +108,30 @@ func TestCompose_ProblemsAreCaught(t *testing.T) {
 		{"healthcheck binary not in the image", func(p *types.Project) {
 			editService(p, "users", func(s *types.ServiceConfig) { s.HealthCheck.Test[1] = "/usr/bin/wget" })
 		}, "users: healthcheck runs /usr/bin/wget"},
+		{"probe the image lacks", func(p *types.Project) {
+			editService(p, "loki", func(s *types.ServiceConfig) { s.HealthCheck.Test = []string{"CMD", "wget", "-q", "http://127.0.0.1:3100/ready"} })
+		}, "loki: healthcheck runs wget, which grafana/loki:3.7.2 does not have"},
+		{"probe that starts a second VM", func(p *types.Project) {
+			editService(p, "rabbitmq", func(s *types.ServiceConfig) { s.HealthCheck.Test = []string{"CMD", "rabbitmq-diagnostics", "-q", "ping"} })
+		}, "rabbitmq: healthcheck runs rabbitmq-diagnostics, which starts an Erlang VM"},
+		{"pg_isready on the socket", func(p *types.Project) {
+			editService(p, "postgres", func(s *types.ServiceConfig) { s.HealthCheck.Test = []string{"CMD", "pg_isready", "-U", "postgres"} })
+		}, "postgres: pg_isready without -h"},
+		{"image not in the probe table", func(p *types.Project) {
+			editService(p, "rabbitmq", func(s *types.ServiceConfig) { s.Image = "rabbitmq:3.13-alpine" })
+		}, "rabbitmq: image rabbitmq:3.13-alpine is not in the probe table"},
+		{"limit differs from the table", func(p *types.Project) {
+			editService(p, "grafana", func(s *types.ServiceConfig) { s.Deploy.Resources.Limits.MemoryBytes = 128 << 20 })
+		}, "grafana: memory limit 128 MiB, the memory table says"},
+		{"GOMEMLIMIT far from the limit", func(p *types.Project) {
+			editService(p, "catalog", func(s *types.ServiceConfig) {
+				v := "8MiB"
+				s.Environment["GOMEMLIMIT"] = &v
+			})
+		}, "catalog: GOMEMLIMIT is"},
+		{"Jaeger UI config not mounted", func(p *types.Project) {
+			editService(p, "jaeger", func(s *types.ServiceConfig) { s.Configs = nil })
+		}, "jaeger: the jaeger-ui config is not mounted"},
 		{"dependency not waited for", func(p *types.Project) {
 			editService(p, "users", func(s *types.ServiceConfig) {
 				s.DependsOn["postgres"] = types.ServiceDependency{Condition: types.ServiceConditionStarted, Required: true}
@@ -126,6 +147,25 @@ func TestCompose_ProblemsAreCaught(t *testing.T) {
 				t.Errorf("no problem mentions %q; got %d problems:\n%s", tt.want, len(problems), strings.Join(problems, "\n"))
 			}
 		})
+	}
+}
+
+// Grafana's Jaeger data source is given only settings it reads.
+func TestGrafana_JaegerDatasourceHasOnlySettingsGrafanaReads(t *testing.T) {
+	for _, problem := range datasourceProblems(datasourcesFile) {
+		t.Error(problem)
+	}
+	broken := filepath.Join(t.TempDir(), "datasources.yaml")
+	data, err := os.ReadFile(datasourcesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withProfiles := strings.Replace(string(data), "      tracesToMetrics:", "      tracesToProfiles:\n        datasourceUid: pyroscope\n      tracesToMetrics:", 1)
+	if err := os.WriteFile(broken, []byte(withProfiles), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if problems := datasourceProblems(broken); len(problems) != 1 || !strings.Contains(problems[0], "tracesToProfiles") {
+		t.Errorf("tracesToProfiles on the Jaeger data source: problems %q, want it named", problems)
 	}
 }
 
@@ -200,24 +240,7 @@ func loadCompose(t *testing.T, path string, env []string) *types.Project {
 // result does not depend on who runs the test.
 func loadComposeErr(t *testing.T, path string, env []string) (*types.Project, error) {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Dir(path))
-	if err != nil {
-		return nil, err
-	}
-	opts, err := cli.NewProjectOptions([]string{path},
-		cli.WithWorkingDirectory(root),
-		cli.WithEnv(env),
-		cli.WithProfiles([]string{"load"}),
-		cli.WithResolvedPaths(true),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("compose options for %s: %w", path, err)
-	}
-	project, err := opts.LoadProject(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", path, err)
-	}
-	return project, nil
+	return composefile.Load(context.Background(), path, env)
 }
 
 func editService(p *types.Project, name string, edit func(*types.ServiceConfig)) {
@@ -235,17 +258,14 @@ func composeProblems(root string, p *types.Project) []string {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	var total int64
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		s := p.Services[name]
 		if s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0 {
 			add("%s: no healthcheck", name)
 		}
-		limit := memoryLimit(s)
-		if limit <= 0 {
+		if composefile.MemoryLimit(s) <= 0 {
 			add("%s: no memory limit", name)
 		}
-		total += limit
 		if s.Restart == "" || s.Restart == types.RestartPolicyNo {
 			add("%s: no restart policy", name)
 		}
@@ -287,12 +307,11 @@ func composeProblems(root string, p *types.Project) []string {
 			}
 		}
 	}
-	if total > memoryBudget {
-		add("memory limits add up to %d MiB, over the %d MiB budget", total>>20, memoryBudget>>20)
-	}
-
 	problems = append(problems, shopServiceProblems(p)...)
 	problems = append(problems, pinProblems(root, p)...)
+	problems = append(problems, probeProblems(p)...)
+	problems = append(problems, limitProblems(filepath.Join(root, "compose.yaml"), p)...)
+	problems = append(problems, jaegerUIProblems(p)...)
 	return problems
 }
 
@@ -313,13 +332,6 @@ func dockerfileProblems(name string, s types.ServiceConfig, context, dockerfile 
 		problems = append(problems, fmt.Sprintf("%s: healthcheck runs %s, which its Dockerfile does not put in the image", name, s.HealthCheck.Test[1]))
 	}
 	return problems
-}
-
-func memoryLimit(s types.ServiceConfig) int64 {
-	if s.Deploy != nil && s.Deploy.Resources.Limits != nil && s.Deploy.Resources.Limits.MemoryBytes > 0 {
-		return int64(s.Deploy.Resources.Limits.MemoryBytes)
-	}
-	return int64(s.MemLimit)
 }
 
 // shopServiceProblems checks the eight shop containers: each runs its own

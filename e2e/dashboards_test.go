@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+
 	"github.com/otelshop/shop/dashboards"
 	"github.com/otelshop/shop/internal/shoptest"
 )
@@ -50,9 +54,9 @@ func TestDashboards_EveryPanelHasData(t *testing.T) {
 	total, zeroOnly := 0, 0
 	for _, f := range files {
 		d := f.Dashboard
-		t.Run(d.UID, func(t *testing.T) {
+		t.Run(text(d.Uid), func(t *testing.T) {
 			vars := resolveVariables(t, p, d.Templating.List)
-			for _, panel := range d.AllPanels() {
+			for _, panel := range dashboards.AllPanels(d) {
 				exemplarsWanted, exemplarsFound := false, false
 				for _, target := range panel.Targets {
 					ds := dashboards.DatasourceOf(panel, target)
@@ -61,29 +65,30 @@ func TestDashboards_EveryPanelHasData(t *testing.T) {
 						total++
 						continue
 					}
-					if ds.UID != dashboards.Prometheus.UID {
-						t.Errorf("%s / %s: query on datasource %q, which this test cannot run", d.Title, panel.Title, ds.UID)
+					query, ok := target.(*prometheus.Dataquery)
+					if ds.UID != dashboards.Prometheus.UID || !ok {
+						t.Errorf("%s / %s: query on datasource %q, which this test cannot run", text(d.Title), text(panel.Title), ds.UID)
 						continue
 					}
-					for _, assignment := range vars.combinations(target.Expr) {
-						expr, err := expand(target.Expr, assignment, vars.multi, p)
+					for _, assignment := range vars.combinations(query.Expr) {
+						expr, err := expand(query.Expr, assignment, vars.multi, p)
 						if err != nil {
-							t.Errorf("%s / %s: %v", d.Title, panel.Title, err)
+							t.Errorf("%s / %s: %v", text(d.Title), text(panel.Title), err)
 							continue
 						}
 						total++
 						n, zero, err := p.seriesWithData(expr)
 						if err != nil {
-							t.Errorf("%s / %s: query failed (%s): %v\n  %s", d.Title, panel.Title, assignment, err, expr)
+							t.Errorf("%s / %s: query failed (%s): %v\n  %s", text(d.Title), text(panel.Title), assignment, err, expr)
 							continue
 						}
 						if n == 0 {
-							t.Errorf("%s / %s: no data (%s)\n  %s", d.Title, panel.Title, assignment, expr)
+							t.Errorf("%s / %s: no data (%s)\n  %s", text(d.Title), text(panel.Title), assignment, expr)
 						}
 						if zero {
 							zeroOnly++
 						}
-						if target.Exemplar {
+						if isTrue(query.Exemplar) {
 							exemplarsWanted = true
 							if !exemplarsFound {
 								exemplarsFound = p.hasExemplars(expr)
@@ -92,7 +97,7 @@ func TestDashboards_EveryPanelHasData(t *testing.T) {
 					}
 				}
 				if exemplarsWanted && !exemplarsFound {
-					t.Errorf("%s / %s: shows exemplars, but Prometheus has none for any value of its variables", d.Title, panel.Title)
+					t.Errorf("%s / %s: shows exemplars, but Prometheus has none for any value of its variables", text(d.Title), text(panel.Title))
 				}
 			}
 		})
@@ -229,7 +234,7 @@ func (a assignment) String() string {
 
 // resolveVariables runs each variable's query, in order, with the values of
 // the variables before it, and returns every combination.
-func resolveVariables(t *testing.T, p *promClient, vars []dashboards.Variable) *varSet {
+func resolveVariables(t *testing.T, p *promClient, vars []dashboard.VariableModel) *varSet {
 	t.Helper()
 	vs := &varSet{deps: map[string][]string{}, combos: []assignment{{}}, multi: map[string]bool{}}
 	for _, v := range vars {
@@ -237,15 +242,15 @@ func resolveVariables(t *testing.T, p *promClient, vars []dashboards.Variable) *
 			t.Fatalf("variable %s: type %q not supported by this test", v.Name, v.Type)
 		}
 		vs.names = append(vs.names, v.Name)
-		vs.deps[v.Name] = dashboards.VariableRefs(v.Query)
-		vs.multi[v.Name] = v.Multi || v.IncludeAll
+		vs.deps[v.Name] = dashboards.VariableRefs(dashboards.VariableQuery(v))
+		vs.multi[v.Name] = isTrue(v.Multi) || isTrue(v.IncludeAll)
 		var next []assignment
 		for _, a := range vs.combos {
-			query, err := expand(v.Query, a, vs.multi, p)
+			query, err := expand(dashboards.VariableQuery(v), a, vs.multi, p)
 			if err != nil {
 				t.Fatalf("variable %s: %v", v.Name, err)
 			}
-			values, err := p.variableValues(query, v.Regex)
+			values, err := p.variableValues(query, text(v.Regex))
 			if err != nil {
 				t.Fatalf("variable %s (%s): %v", v.Name, a, err)
 			}
@@ -253,7 +258,7 @@ func resolveVariables(t *testing.T, p *promClient, vars []dashboards.Variable) *
 				t.Errorf("variable %s has no values (%s): %s", v.Name, a, query)
 				continue
 			}
-			if v.IncludeAll {
+			if isTrue(v.IncludeAll) {
 				values = append(values, "$__all")
 			}
 			for _, val := range values {
@@ -530,9 +535,13 @@ func (p *promClient) variableValues(query, regex string) ([]string, error) {
 // ---- Jaeger
 
 // checkJaegerTarget asks Jaeger for what a Jaeger-datasource panel shows.
-func checkJaegerTarget(t *testing.T, d dashboards.Dashboard, panel dashboards.Panel, target dashboards.Target) {
+func checkJaegerTarget(t *testing.T, d dashboard.Dashboard, panel dashboard.Panel, target variants.Dataquery) {
 	t.Helper()
-	switch target.QueryType {
+	queryType := ""
+	if q, ok := target.(*dashboards.JaegerQuery); ok {
+		queryType = q.QueryType
+	}
+	switch queryType {
 	case "dependencyGraph":
 		u := fmt.Sprintf("%s/api/dependencies?endTs=%d&lookback=%d", platform.JaegerURL, time.Now().UnixMilli(), dashWindow.Milliseconds())
 		var out struct {
@@ -543,7 +552,7 @@ func checkJaegerTarget(t *testing.T, d dashboards.Dashboard, panel dashboards.Pa
 			} `json:"data"`
 		}
 		if err := shoptest.GetJSON(context.Background(), u, &out); err != nil {
-			t.Errorf("%s / %s: %v", d.Title, panel.Title, err)
+			t.Errorf("%s / %s: %v", text(d.Title), text(panel.Title), err)
 			return
 		}
 		edges := map[string]bool{}
@@ -552,10 +561,20 @@ func checkJaegerTarget(t *testing.T, d dashboards.Dashboard, panel dashboards.Pa
 		}
 		for _, want := range []string{"gateway→catalog", "gateway→orders", "orders→inventory", "orders→payments"} {
 			if !edges[want] {
-				t.Errorf("%s / %s: Jaeger's dependency graph has no %s edge (has %v)", d.Title, panel.Title, want, edges)
+				t.Errorf("%s / %s: Jaeger's dependency graph has no %s edge (has %v)", text(d.Title), text(panel.Title), want, edges)
 			}
 		}
 	default:
-		t.Errorf("%s / %s: Jaeger query type %q not supported by this test", d.Title, panel.Title, target.QueryType)
+		t.Errorf("%s / %s: Jaeger query type %q not supported by this test", text(d.Title), text(panel.Title), queryType)
 	}
 }
+
+// text and isTrue read the SDK's optional fields: absent is "" or false.
+func text(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }

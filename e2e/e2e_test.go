@@ -20,8 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otelshop/shop/internal/app"
+	"github.com/otelshop/shop/internal/composefile"
 	"github.com/otelshop/shop/internal/localstack"
+	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/internal/shoptest"
+	"github.com/otelshop/shop/services/gateway"
 )
 
 // platform is the running stack every test in this package asks.
@@ -36,38 +40,45 @@ var platform struct {
 	Started         time.Time
 	FirstTraceAfter time.Duration
 	LoadReport      string
+	// MemoryLimited says whether each process ran under its container's memory
+	// limit (cgroups writable); LoadMemory is what the load generator's cgroup saw.
+	MemoryLimited    bool
+	MemoryLimitsSkip string // why not, when not
+	LoadMemory       localstack.MemoryUsage
+	// StorePeaks is the highest memory (PSS, KiB) each store used during the load.
+	StorePeaks map[string]int
 }
 
-// services run one process each, in start order (each waits until ready), on ports
-// of their own (18080 upwards, admin 19464 upwards) so that a shop a developer runs on
+// testPort moves a service's default port into a range of the test's own (18080
+// for the gateway's 8080, 19464 upwards for admin), so a shop a developer runs on
 // the default ports does not collide with the test's.
-var services = []struct {
-	name string
-	port int
-}{
-	{"users", 18081}, {"catalog", 18082}, {"cart", 18083}, {"inventory", 18084},
-	{"payments", 18086}, {"orders", 18085}, {"shipping", 18087}, {"gateway", 18080},
-}
+func testPort(defaultPort int) int { return 10000 + defaultPort }
 
-func adminAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", 19464+i) }
+func adminAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", testPort(9464)+i) }
 
-// addressEnv points every service at the others' test ports.
+// addressEnv points every service at the others' test ports; the registry says
+// which variables those are.
 func addressEnv() []string {
 	var env []string
-	for _, s := range services {
-		key := strings.ToUpper(s.name)
-		env = append(env, fmt.Sprintf("%s_ADDR=127.0.0.1:%d", key, s.port))
-		if s.name == "inventory" {
-			env = append(env, fmt.Sprintf("INVENTORY_TARGET=127.0.0.1:%d", s.port))
-		} else {
-			env = append(env, fmt.Sprintf("%s_URL=http://127.0.0.1:%d", key, s.port))
-		}
+	for _, d := range app.Registry {
+		addr := fmt.Sprintf("127.0.0.1:%d", testPort(d.Port))
+		env = append(env, d.AddrEnv()+"="+addr, d.PeerEnv()+"="+d.PeerAddress(addr))
 	}
 	return env
 }
 
-// loadDuration is how long the load generator drives the shop.
-const loadDuration = 60 * time.Second
+// measureMemory (E2E_MEMORY=measure) runs every process under a 1 GiB limit and
+// without GOMEMLIMIT, so the peaks reported are what each needs unconstrained.
+func measureMemory() bool { return os.Getenv("E2E_MEMORY") == "measure" }
+
+// loadDuration is how long the load generator drives the shop: a minute, or
+// E2E_LOAD_DURATION for a soak (`make soak`: ten minutes, for the memory figures).
+func loadDuration() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("E2E_LOAD_DURATION")); err == nil && d > 0 {
+		return d
+	}
+	return 60 * time.Second
+}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -91,15 +102,56 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	var targets []string
-	for i := range services {
+	for i := range app.Registry {
 		targets = append(targets, adminAddr(i))
 	}
 	// The collector scrapes every service process's /metrics (it reads its
 	// environment, which the stack's processes inherit).
 	os.Setenv("SHOP_METRICS_TARGETS", "["+strings.Join(targets, ", ")+"]")
 
+	compose, err := composefile.Load(ctx, filepath.Join(root, "compose.yaml"), nil)
+	if err != nil {
+		return 0, err
+	}
+	// Each process runs under the memory limit and GOMEMLIMIT of the container it
+	// stands in for, where this machine lets a process be put in a memory cgroup.
+	if err := localstack.MemoryLimitsSupported(); err != nil {
+		platform.MemoryLimitsSkip = err.Error()
+	} else {
+		platform.MemoryLimited = true
+	}
+	limit := func(p *localstack.Process) {
+		if p.ComposeService == "" {
+			return
+		}
+		container, ok := compose.Services[p.ComposeService]
+		if !ok {
+			panic("compose.yaml has no service " + p.ComposeService) // a process standing in for a container compose.yaml lacks
+		}
+		// The settings that bound a backend's memory, as compose sets them.
+		for _, key := range []string{"JAEGER_MAX_TRACES", "OTELCOL_MEMORY_LIMIT_MIB"} {
+			if v := composefile.Env(container, key); v != "" {
+				p.Env = append(p.Env, key+"="+v)
+			}
+		}
+		if !platform.MemoryLimited {
+			return
+		}
+		if measureMemory() {
+			// What each process needs when nothing holds it back: the figures the
+			// limits in compose.yaml are derived from.
+			p.MemoryLimit = 1 << 30
+			return
+		}
+		p.MemoryLimit = composefile.MemoryLimit(container)
+		if v := composefile.Env(container, "GOMEMLIMIT"); v != "" {
+			p.Env = append(p.Env, "GOMEMLIMIT="+v)
+		}
+	}
+
 	stackLog := &strings.Builder{}
-	stack, err := localstack.Start(ctx, localstack.Config{Root: root, BuildTools: true, Log: stackLog, ReadyTimeout: 2 * time.Minute})
+	stack, err := localstack.Start(ctx, localstack.Config{Root: root, BuildTools: true, Log: stackLog,
+		ReadyTimeout: 2 * time.Minute, Adjust: limit})
 	if err != nil {
 		return 0, fmt.Errorf("%w\n%s", err, stackLog.String())
 	}
@@ -112,10 +164,11 @@ func run(m *testing.M) (int, error) {
 	}()
 	platform.Stack, platform.LogsFile = stack, stack.LogsFile
 	platform.PrometheusURL, platform.JaegerURL = localstack.PrometheusURL, localstack.JaegerURL
-	platform.GatewayURL = "http://127.0.0.1:18080"
+	platform.GatewayURL = fmt.Sprintf("http://127.0.0.1:%d", testPort(gateway.Service.Port))
 
 	shopBin := filepath.Join(stack.DataDir, "shop")
-	build := exec.CommandContext(ctx, "go", "build", "-o", shopBin, "./cmd/shop")
+	// As the Dockerfile builds it: the binary's size is part of each process's memory.
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", shopBin, "./cmd/shop")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("build the shop: %v\n%s", err, out)
@@ -144,15 +197,21 @@ func run(m *testing.M) (int, error) {
 	common = append(common, addressEnv()...)
 	defer dropStores(prefix)
 	platform.Started = time.Now()
-	for i, svc := range services {
-		env := append([]string{"ADMIN_ADDR=" + adminAddr(i)}, common...)
-		health := fmt.Sprintf("http://127.0.0.1:%d/readyz", svc.port)
-		if svc.name == "inventory" { // gRPC: its process's admin endpoint says it is up
+	for i, d := range app.Registry {
+		env := append([]string{app.AdminAddrEnv + "=" + adminAddr(i)}, common...)
+		health := fmt.Sprintf("http://127.0.0.1:%d/readyz", testPort(d.Port))
+		if d.Protocol == service.GRPC { // its process's admin endpoint says it is up
 			health = "http://" + adminAddr(i) + "/healthz"
 		}
-		if _, err := stack.Run(ctx, localstack.Process{Name: svc.name, Path: shopBin, Args: []string{svc.name},
-			Env: env, HealthURL: health}); err != nil {
-			return 0, fmt.Errorf("start %s: %w", svc.name, err)
+		bin, err := ownCopy(shopBin, d.Name)
+		if err != nil {
+			return 0, err
+		}
+		p := localstack.Process{Name: d.Name, Path: bin, Args: []string{d.Name}, Env: env, HealthURL: health,
+			ComposeService: d.Name}
+		limit(&p)
+		if _, err := stack.Run(ctx, p); err != nil {
+			return 0, fmt.Errorf("start %s: %w", d.Name, err)
 		}
 	}
 	if platform.FirstTraceAfter, err = waitFirstTrace(ctx); err != nil {
@@ -160,17 +219,41 @@ func run(m *testing.M) (int, error) {
 	}
 
 	report := filepath.Join(stack.DataDir, "loadgen.json")
-	load := exec.CommandContext(ctx, shopBin, "loadgen", "-target", platform.GatewayURL, "-rate", "12",
-		"-duration", loadDuration.String(), "-json", report, "-threshold", "errors<5%")
-	load.Env = append(os.Environ(), common...)
-	var loadOut strings.Builder
-	load.Stdout, load.Stderr = &loadOut, io.Discard
-	if err := load.Run(); err != nil {
+	var loadOut syncBuilder
+	loadBin, err := ownCopy(shopBin, "loadgen")
+	if err != nil {
+		return 0, err
+	}
+	load := localstack.Process{Name: "loadgen", Path: loadBin, Output: &loadOut, Stderr: io.Discard, ComposeService: "loadgen",
+		Args: []string{"loadgen", "-target", platform.GatewayURL, "-rate", "12",
+			"-duration", loadDuration().String(), "-json", report, "-threshold", "errors<5%"},
+		Env: common}
+	limit(&load)
+	stopSampling := sampleStores()
+	platform.LoadMemory, err = stack.RunOnce(ctx, load)
+	platform.StorePeaks = stopSampling()
+	if err != nil {
 		return 0, fmt.Errorf("load run: %v\n%s", err, loadOut.String())
 	}
 	platform.LoadReport = loadOut.String()
 	fmt.Println(platform.LoadReport)
 	return m.Run(), nil
+}
+
+// ownCopy copies the shop binary for one process. Each container of the shop
+// may be the first to fault the image's binary in, and is then charged for its
+// pages; a copy of its own makes every process pay for them under its limit
+// (localstack evicts the file from the page cache first).
+func ownCopy(bin, name string) (string, error) {
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return "", err
+	}
+	out := bin + "-" + name
+	if err := os.WriteFile(out, data, 0o755); err != nil {
+		return "", err
+	}
+	return out, nil
 }
 
 // waitFirstTrace waits until Jaeger returns a trace of the gateway, and says how long

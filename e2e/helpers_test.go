@@ -3,13 +3,16 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/shoptest"
 )
 
@@ -66,13 +69,7 @@ func missing(have map[string]bool, want []string) []string {
 	return out
 }
 
-func serviceNames() []string {
-	names := make([]string, len(services))
-	for i, s := range services {
-		names[i] = s.name
-	}
-	return names
-}
+func serviceNames() []string { return app.Names() }
 
 // rssKiB reads a process's resident set size from /proc.
 func rssKiB(pid int) (int, error) {
@@ -98,4 +95,111 @@ func dropStores(prefix string) {
 	if err := shoptest.RemoveStores(st, prefix, prefix+".events", prefix+".shipping"); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: clean up:", err)
 	}
+}
+
+// syncBuilder is a strings.Builder safe for a process's output goroutines.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// storeProcesses names the processes of each store by their executable, as
+// /proc/PID/comm shows it.
+var storeProcesses = map[string][]string{
+	"postgres": {"postgres"},
+	"redis":    {"redis-server"},
+	"rabbitmq": {"beam.smp", "erl_child_setup", "epmd", "inet_gethost"},
+}
+
+// sampleStores samples, every second until the returned function is called,
+// how much memory each store's processes hold together (proportional set size,
+// so shared pages are counted once), and returns the peaks in KiB.
+func sampleStores() (stop func() map[string]int) {
+	peaks := map[string]int{}
+	var mu sync.Mutex
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	sample := func() {
+		now := storeMemoryKiB()
+		mu.Lock()
+		for store, kib := range now {
+			peaks[store] = max(peaks[store], kib)
+		}
+		mu.Unlock()
+	}
+	wg.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() map[string]int {
+		close(done)
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(peaks)
+	}
+}
+
+// storeMemoryKiB sums the PSS of every store process now running.
+func storeMemoryKiB() map[string]int {
+	byComm := map[string]string{}
+	for store, comms := range storeProcesses {
+		for _, c := range comms {
+			byComm[c] = store
+		}
+	}
+	out := map[string]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil {
+			continue
+		}
+		store, ok := byComm[strings.TrimSpace(string(comm))]
+		if !ok {
+			continue
+		}
+		if kib, err := pssKiB(pid); err == nil {
+			out[store] += kib
+		}
+	}
+	return out
+}
+
+// pssKiB reads a process's proportional set size from /proc.
+func pssKiB(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
+			return strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+		}
+	}
+	return 0, fmt.Errorf("no Pss for pid %d", pid)
 }

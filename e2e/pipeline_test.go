@@ -5,15 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/shoptest"
 )
 
@@ -161,8 +162,8 @@ func TestPrometheus_SpanMetricsAndRuntimeMetrics(t *testing.T) {
 		}
 		// Scraped from each process's /metrics by the collector (job "shop").
 		scraped := query(t, `go_goroutines{job="shop"}`)
-		if len(scraped) != len(services) {
-			return fmt.Errorf("go_goroutines scraped from %d processes, want %d", len(scraped), len(services))
+		if len(scraped) != len(app.Registry) {
+			return fmt.Errorf("go_goroutines scraped from %d processes, want %d", len(scraped), len(app.Registry))
 		}
 		runtime := labelValues(query(t, `sum by (service_name) (go_goroutine_count)`), "service_name")
 		if m := missing(runtime, serviceNames()); len(m) > 0 {
@@ -316,8 +317,8 @@ func TestProfiles_EveryServiceUploadsSpanLabelledPprof(t *testing.T) {
 			t.Errorf("no CPU sample of %s carries a span id", busy)
 		}
 	}
-	if labelled < len(services)/2 {
-		t.Errorf("only %d of %d services have span-labelled CPU samples", labelled, len(services))
+	if labelled < len(app.Registry)/2 {
+		t.Errorf("only %d of %d services have span-labelled CPU samples", labelled, len(app.Registry))
 	}
 }
 
@@ -372,5 +373,15 @@ func TestFigures_DelaysAndMemory(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("%-10s %6.1f MiB (ready after %s)", b.Name, float64(kib)/1024, b.ReadyAfter.Round(time.Millisecond)))
 	}
 	t.Logf("RSS after the load run:\n%s\ntotal      %6.1f MiB", strings.Join(lines, "\n"), float64(totalKiB)/1024)
-	_ = strconv.Itoa
+	var stored struct{ Data []struct{ Spans []struct{} } }
+	if err := shoptest.GetJSON(context.Background(), platform.JaegerURL+"/api/traces?service=loadgen&limit=100000&lookback=2h", &stored); err == nil {
+		spans := 0
+		for _, tr := range stored.Data {
+			spans += len(tr.Spans)
+		}
+		t.Logf("Jaeger holds %d load generator traces, %d spans (%.1f spans a trace)", len(stored.Data), spans, float64(spans)/float64(max(len(stored.Data), 1)))
+	}
+	for _, store := range slices.Sorted(maps.Keys(platform.StorePeaks)) {
+		t.Logf("%s peak during the load (PSS of all its processes): %.1f MiB", store, float64(platform.StorePeaks[store])/1024)
+	}
 }

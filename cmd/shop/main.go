@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,27 +34,22 @@ func main() {
 	}
 }
 
-const usage = `usage: shop <command>
-
-commands:
-  all        every service in one process
-  gateway    the public JSON API (:8080)
-  users      accounts and login (:8081)
-  catalog    products (:8082)
-  cart       carts (:8083)
-  inventory  stock, gRPC (:8084)
-  orders     checkout and orders (:8085)
-  payments   simulated card payments (:8086)
-  shipping   shipments from order events (:8087)
-  loadgen    the load generator (shop loadgen -h for its flags)
-  version    print the version
-
-Configuration is by environment variables; see docs/contract.md.
-`
+// usage lists the commands: one per registered service, then the others.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: shop <command>\n\ncommands:\n  all        every service in one process\n")
+	for _, d := range app.Registry {
+		fmt.Fprintf(&b, "  %-10s %s (%s)\n", d.Name, d.Summary, d.DefaultAddr())
+	}
+	b.WriteString("  loadgen    the load generator (shop loadgen -h for its flags)\n" +
+		"  version    print the version\n\n" +
+		"Configuration is by environment variables; see docs/contract.md.\n")
+	return b.String()
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		if len(args) == 0 {
 			return errors.New("no command given")
 		}
@@ -65,14 +61,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, version)
 		return nil
 	case cmd == "all":
-		opts.Services = app.ServiceNames
-	case slices.Contains(app.ServiceNames, cmd):
+		opts.Services = app.Names()
+	case slices.Contains(app.Names(), cmd):
 		opts.Services, opts.ProcessName = []string{cmd}, cmd
 		if n := getenv("OTEL_SERVICE_NAME"); n != "" {
 			opts.ProcessName = n
 		}
 	default:
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 	return app.Run(ctx, opts)

@@ -1,6 +1,7 @@
-// Package app assembles the shop's processes: it reads the configuration, starts each
-// service with its own telemetry, serves the per-process admin endpoint, and stops
-// everything in order. cmd/shop and the tests both start the shop through Run.
+// Package app is the composition root: the registry of the shop's services, and Run,
+// which reads the configuration, opens every listener, starts each service with its
+// own telemetry, serves the per-process admin endpoint, and stops everything in order.
+// cmd/shop and the tests both start the shop through Run.
 package app
 
 import (
@@ -8,15 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/pprof"
+	"net"
 	"slices"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/otelshop/shop/internal/httpx"
+	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/services/cart"
 	"github.com/otelshop/shop/services/catalog"
 	"github.com/otelshop/shop/services/gateway"
@@ -28,12 +27,46 @@ import (
 	"github.com/otelshop/shop/telemetry"
 )
 
-// ServiceNames lists the services in the order `shop all` starts them.
-var ServiceNames = []string{"users", "catalog", "cart", "inventory", "payments", "orders", "shipping", "gateway"}
+// Registry lists every service of the shop, in the order `shop all` starts them.
+// Adding a service is one package and one line here.
+var Registry = []service.Definition{
+	users.Service,
+	catalog.Service,
+	cart.Service,
+	inventory.Service,
+	payments.Service,
+	orders.Service,
+	shipping.Service,
+	gateway.Service,
+}
+
+// Lookup returns the registered service of that name.
+func Lookup(name string) (service.Definition, bool) {
+	i := slices.IndexFunc(Registry, func(d service.Definition) bool { return d.Name == name })
+	if i < 0 {
+		return service.Definition{}, false
+	}
+	return Registry[i], true
+}
+
+// Names lists the registered services in start order.
+func Names() []string {
+	names := make([]string, len(Registry))
+	for i, d := range Registry {
+		names[i] = d.Name
+	}
+	return names
+}
+
+// AdminAddrEnv sets where a process serves its admin endpoint.
+const AdminAddrEnv = "ADMIN_ADDR"
+
+// DefaultAdminAddr is where the admin endpoint listens when AdminAddrEnv is unset.
+const DefaultAdminAddr = "127.0.0.1:9464"
 
 // Options say what to run and how.
 type Options struct {
-	Services    []string // some of ServiceNames
+	Services    []string // names from the registry
 	ProcessName string   // service.name of the process-wide telemetry
 	Version     string
 	Getenv      func(string) string
@@ -42,19 +75,70 @@ type Options struct {
 	// (tests put in-memory exporters here), and Started sees each one started.
 	Telemetry func(*telemetry.Config)
 	Started   func(*telemetry.Telemetry)
+	// Bound, when set, is told the address of every listener (by service name, and
+	// "admin") once all are open and before any service starts; the addresses it
+	// returns, by service name, replace the ones callers would use (tests put fault
+	// proxies between services this way).
+	Bound func(addrs map[string]string) (peers map[string]string)
 }
 
 // Run runs the services until ctx ends or one of them fails, then stops them all and
 // flushes their telemetry. Each service has its own telemetry, so each is its own
 // service in every backend even when all share one process.
 func Run(ctx context.Context, o Options) error {
-	cfg, err := loadConfig(o.Getenv)
-	if err != nil {
+	defs := make([]service.Definition, 0, len(o.Services))
+	for _, name := range o.Services {
+		d, ok := Lookup(name)
+		if !ok {
+			return fmt.Errorf("no service %q", name)
+		}
+		defs = append(defs, d)
+	}
+	env := service.NewEnv(o.Getenv)
+	stores := service.LoadStores(env)
+	adminAddr := env.String(AdminAddrEnv, DefaultAdminAddr)
+	runners := make([]service.Runner, len(defs))
+	for i, d := range defs {
+		runners[i] = d.Load(env)
+	}
+	if err := env.Err(); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+
+	// Every listener first: a port taken fails the start before anything runs, and
+	// the services of this process call each other where they really listen.
+	listeners := map[string]net.Listener{}
+	defer func() {
+		for _, ln := range listeners {
+			ln.Close() // those Serve took over are closed already; this frees the rest
+		}
+	}()
+	addrs := map[string]string{}
+	listen := func(name, addr string) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s: listen on %s: %w", name, addr, err)
+		}
+		listeners[name], addrs[name] = ln, ln.Addr().String()
+		return nil
+	}
+	if err := listen("admin", adminAddr); err != nil {
+		return err
+	}
+	for _, d := range defs {
+		if err := listen(d.Name, env.String(d.AddrEnv(), d.DefaultAddr())); err != nil {
+			return err
+		}
+	}
+	peers := peerAddresses(o.Getenv, addrs)
+	if o.Bound != nil {
+		for name, addr := range o.Bound(addrs) {
+			peers[name] = addr
+		}
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
 	base := telemetry.ConfigFromEnv(o.ProcessName, o.Version, o.Getenv)
 	base.LogOutput = o.Stdout
 	var tels []*telemetry.Telemetry
@@ -83,82 +167,78 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return t, nil
 	}
-
-	single := len(o.Services) == 1
 	process, err := start(o.ProcessName, true)
 	if err != nil {
 		return err
 	}
-	if cfg.Gateway.JWTSecret == devJWTSecret {
-		process.Logger.Warn("JWT_SECRET is not set; using the development secret")
+	runtimes := make([]service.Runtime, len(defs))
+	for i, d := range defs {
+		tel := process
+		if len(defs) > 1 {
+			if tel, err = start(d.Name, false); err != nil {
+				return err
+			}
+		}
+		runtimes[i] = service.Runtime{Name: d.Name, Listener: listeners[d.Name], Telemetry: tel,
+			Peers: callees(d, peers), Stores: stores}
 	}
 
-	var wg sync.WaitGroup
-	errs := make(chan error, len(o.Services)+1)
-	wg.Go(func() {
-		if err := serveAdmin(ctx, cfg.AdminAddr, process); err != nil {
-			errs <- err
-			cancel()
-		}
-	})
-	var startErr error
-	for _, name := range o.Services {
-		tel := process
-		if !single {
-			if tel, startErr = start(name, false); startErr != nil {
-				cancel()
-				break
+	g, gctx := errgroup.WithContext(ctx)
+	admin := listeners["admin"]
+	g.Go(func() error { return serveAdmin(gctx, admin, process) })
+	for i, run := range runners {
+		rt := runtimes[i]
+		g.Go(func() error {
+			if err := run(gctx, rt); err != nil {
+				rt.Telemetry.Logger.Error("service stopped", "error", err)
+				return fmt.Errorf("%s: %w", rt.Name, err)
 			}
-		}
-		wg.Go(func() {
-			if err := runService(ctx, name, cfg, tel); err != nil {
-				tel.Logger.Error("service stopped", "error", err)
-				errs <- fmt.Errorf("%s: %w", name, err)
-				cancel()
-			}
+			return nil
 		})
 	}
-	wg.Wait()
-	close(errs)
-	all := []error{startErr}
-	for e := range errs {
-		all = append(all, e)
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
 	}
-	return errors.Join(all...)
+	return err
 }
 
-func runService(ctx context.Context, name string, cfg config, tel *telemetry.Telemetry) error {
-	switch name {
-	case "gateway":
-		return gateway.Run(ctx, cfg.Gateway, tel)
-	case "users":
-		return users.Run(ctx, cfg.Users, tel)
-	case "catalog":
-		return catalog.Run(ctx, cfg.Catalog, tel)
-	case "cart":
-		return cart.Run(ctx, cfg.Cart, tel)
-	case "inventory":
-		return inventory.Run(ctx, cfg.Inventory, tel)
-	case "orders":
-		return orders.Run(ctx, cfg.Orders, tel)
-	case "payments":
-		return payments.Run(ctx, cfg.Payments, tel)
-	case "shipping":
-		return shipping.Run(ctx, cfg.Shipping, tel)
+// peerAddresses is where each registered service is called: <NAME>_URL or
+// <NAME>_TARGET when set, else where it listens in this process, else its
+// default address on this machine.
+func peerAddresses(getenv func(string) string, listening map[string]string) map[string]string {
+	peers := map[string]string{}
+	for _, d := range Registry {
+		switch addr, ok := listening[d.Name]; {
+		case getenv(d.PeerEnv()) != "":
+			peers[d.Name] = getenv(d.PeerEnv())
+		case ok:
+			peers[d.Name] = d.PeerAddress(dialable(addr))
+		default:
+			peers[d.Name] = d.PeerAddress(d.DefaultAddr())
+		}
 	}
-	return fmt.Errorf("no service %q", name)
+	return peers
 }
 
-// serveAdmin serves the process's operational endpoints: Prometheus metrics (Go and
-// process collectors) for the collector to scrape, liveness, and pprof.
-func serveAdmin(ctx context.Context, addr string, tel *telemetry.Telemetry) error {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(tel.Registry, promhttp.HandlerOpts{Registry: tel.Registry}))
-	httpx.HandleHealth(mux, nil)
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return httpx.Serve(ctx, tel.Logger.With("component", "admin"), "admin", addr, mux, nil)
+// callees picks the addresses of the services d calls.
+func callees(d service.Definition, peers map[string]string) map[string]string {
+	out := make(map[string]string, len(d.Calls))
+	for _, name := range d.Calls {
+		out[name] = peers[name]
+	}
+	return out
+}
+
+// dialable turns a listening address into one to dial on this machine: a listener
+// on every interface is reached on loopback.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/otelshop/shop/internal/service"
 )
 
 // UserHeader carries the authenticated user id from the gateway to the services behind
@@ -78,3 +80,12 @@ func (t *Tokens) Verify(token string) (string, error) {
 	}
 	return claims.Subject, nil
 }
+
+// devSecret lets `shop all` run with nothing set; users logs a warning while it is in use.
+const devSecret = "development-only-secret-change-me"
+
+// Secret reads JWT_SECRET, the secret users signs with and the gateway verifies with.
+func Secret(env *service.Env) string { return env.String("JWT_SECRET", devSecret) }
+
+// IsDevSecret says whether the development secret is in use.
+func IsDevSecret(secret string) bool { return secret == devSecret }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/otelshop/shop/internal/resilience"
 	"github.com/otelshop/shop/telemetry"
 )
 
@@ -17,6 +18,8 @@ import (
 type Client struct {
 	BaseURL string
 	HTTP    *http.Client
+	// Authorize, when set, adds the caller's credentials to every request.
+	Authorize func(ctx context.Context, h http.Header) error
 }
 
 // UpstreamError is a failure of the service called, not of the caller's request: a 5xx
@@ -41,6 +44,14 @@ func Retryable(err error) bool {
 	return errors.As(err, &up) && !errors.Is(err, context.Canceled)
 }
 
+// Idempotent is Do for a call that is safe to repeat: it is retried with
+// backoff and jitter while the callee fails (resilience.DefaultRetry).
+func (c *Client) Idempotent(ctx context.Context, method, template, path string, header http.Header, in, out any) error {
+	return resilience.DefaultRetry.Do(ctx, Retryable, func(ctx context.Context) error {
+		return c.Do(ctx, method, template, path, header, in, out)
+	})
+}
+
 // Do sends in (when not nil) as JSON to path and decodes the answer into out (when not
 // nil). template names the route for the client span ("/v1/products/{id}"). A 4xx answer
 // comes back as the callee's *Error, so a caller can pass it on or act on its code.
@@ -59,6 +70,11 @@ func (c *Client) Do(ctx context.Context, method, template, path string, header h
 	}
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if c.Authorize != nil {
+		if err := c.Authorize(ctx, req.Header); err != nil {
+			return &UpstreamError{Err: fmt.Errorf("credentials: %w", err)}
+		}
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -2,55 +2,25 @@ package httpx
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"time"
+
+	"github.com/otelshop/shop/telemetry"
 )
 
-// DrainTimeout is how long a stopping server lets in-flight requests finish.
-const DrainTimeout = 10 * time.Second
-
-// Serve runs h on addr until ctx ends, then stops accepting and drains in-flight
-// requests. ready, when not nil, receives the bound address once listening (tests
-// pass ":0").
-func Serve(ctx context.Context, logger *slog.Logger, name, addr string, h http.Handler, ready func(net.Addr)) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("%s: listen on %s: %w", name, addr, err)
+// Handler is a service's handler stack: its routes and /healthz, /readyz on one
+// mux, inside the shared middleware and the telemetry instrumentation. inner
+// wraps the mux, innermost last (the gateway's guard runs there), and must pass
+// the same *http.Request on (see telemetry.HTTPServer).
+func Handler(tel *telemetry.Telemetry, routes func(*http.ServeMux), checks map[string]Check, inner ...func(http.Handler) http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	routes(mux)
+	HandleHealth(mux, checks)
+	var h http.Handler = mux
+	for _, wrap := range inner {
+		h = wrap(h)
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	if ready != nil {
-		ready(ln.Addr())
-	}
-	logger.Info("listening", "server", name, "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("%s: serve: %w", name, err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("%s: drain: %w", name, err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("%s: serve: %w", name, err)
-	}
-	logger.Info("stopped", "server", name)
-	return nil
+	return tel.HTTPServer(Middleware(tel.Logger, h))
 }
 
 // Check reports whether one dependency is reachable.

@@ -72,6 +72,9 @@ type Config struct {
 	Log io.Writer
 	// ReadyTimeout bounds each backend's start; zero means one minute.
 	ReadyTimeout time.Duration
+	// Adjust, when set, may change each backend's Process before it starts
+	// (the end-to-end test gives each the memory limit of its container).
+	Adjust func(*Process)
 }
 
 // Process describes one process a Stack runs.
@@ -87,8 +90,17 @@ type Process struct {
 	HealthURL string
 	// URL is what a person or a test opens; informational.
 	URL string
+	// ComposeService is the compose.yaml service this process stands in for,
+	// when there is one; informational.
+	ComposeService string
 	// Output receives stdout and stderr; nil means DataDir/<Name>.log.
 	Output io.Writer
+	// Stderr, when set with Output, receives stderr instead.
+	Stderr io.Writer
+	// MemoryLimit, when positive, runs the process in a memory cgroup of its
+	// own limited to this many bytes, as a container limit would
+	// (MemoryLimitsSupported says whether this machine allows it).
+	MemoryLimit int64
 }
 
 // Backend is a running process as reported to callers.
@@ -127,6 +139,9 @@ type process struct {
 	done     chan struct{} // closed when the process has exited
 	waitErr  error         // valid after done is closed
 	stopping bool          // guarded by Stack.mu; an exit after Stop is expected
+
+	memory     *memoryCgroup // nil unless Process.MemoryLimit was set
+	finalUsage MemoryUsage   // the cgroup's figures at exit; valid after done is closed
 }
 
 // Start builds the tools if asked, then starts Prometheus, Jaeger and the
@@ -199,16 +214,18 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 				"--web.enable-otlp-receiver",
 				"--enable-feature=exemplar-storage",
 			},
-			HealthURL: prometheusHealthURL,
-			URL:       PrometheusURL,
+			HealthURL:      prometheusHealthURL,
+			URL:            PrometheusURL,
+			ComposeService: "prometheus",
 		},
 		{
-			Name:      "jaeger",
-			Path:      filepath.Join(bin, "jaeger"),
-			Args:      []string{"--config", filepath.Join(root, "deploy", "jaeger", "config.yaml")},
-			Env:       []string{jaegerNoSelfTracing},
-			HealthURL: jaegerHealthURL,
-			URL:       JaegerURL,
+			Name:           "jaeger",
+			Path:           filepath.Join(bin, "jaeger"),
+			Args:           []string{"--config", filepath.Join(root, "deploy", "jaeger", "config.yaml")},
+			Env:            []string{jaegerNoSelfTracing},
+			HealthURL:      jaegerHealthURL,
+			URL:            JaegerURL,
+			ComposeService: "jaeger",
 		},
 		{
 			Name: "collector",
@@ -217,12 +234,16 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 				"--config", filepath.Join(root, "otel-collector.yaml"),
 				"--config", filepath.Join(root, "otel-collector.local.yaml"),
 			},
-			Env:       []string{"OTELCOL_LOGS_FILE=" + s.LogsFile},
-			HealthURL: collectorHealthURL,
-			URL:       "grpc://" + CollectorOTLPGRPC,
+			Env:            []string{"OTELCOL_LOGS_FILE=" + s.LogsFile},
+			HealthURL:      collectorHealthURL,
+			URL:            "grpc://" + CollectorOTLPGRPC,
+			ComposeService: "otel-collector",
 		},
 	}
 	for _, p := range backends {
+		if cfg.Adjust != nil {
+			cfg.Adjust(&p)
+		}
 		if _, err := s.Run(ctx, p); err != nil {
 			return nil, err
 		}
@@ -247,8 +268,40 @@ func BuildTools(ctx context.Context, root string, log io.Writer) error {
 // Run starts one more process owned by the stack and waits until its health
 // URL answers. Stop ends it before the processes started earlier.
 func (s *Stack) Run(ctx context.Context, spec Process) (Backend, error) {
-	p := &process{spec: spec, done: make(chan struct{})}
-	cmd := exec.Command(spec.Path, spec.Args...)
+	p, err := s.start(ctx, spec, false)
+	if err != nil {
+		return Backend{}, err
+	}
+	return p.backend(), nil
+}
+
+// start starts a process and waits until it is healthy; oneShot marks its exit
+// as expected.
+func (s *Stack) start(ctx context.Context, spec Process, oneShot bool) (*process, error) {
+	p := &process{spec: spec, done: make(chan struct{}), stopping: oneShot}
+	path, args := spec.Path, spec.Args
+	if spec.MemoryLimit > 0 {
+		cg, err := newMemoryCgroup(spec.Name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: memory limit: %w", spec.Name, err)
+		}
+		if err := cg.setLimit(spec.MemoryLimit); err != nil {
+			cg.remove()
+			return nil, fmt.Errorf("%s: memory limit: %w", spec.Name, err)
+		}
+		p.memory = cg
+		// A container faults its program in from the image and is charged for
+		// those pages; a binary just built here sits in the page cache charged
+		// to whoever wrote it. Evicted, it is charged to this process again.
+		if err := evictFromPageCache(spec.Path); err != nil {
+			cg.remove()
+			return nil, fmt.Errorf("%s: %w", spec.Name, err)
+		}
+		// The shell joins the cgroup and then becomes the process (same pid), so
+		// not one allocation of the process escapes the limit.
+		path, args = "/bin/sh", append([]string{"-c", `echo $$ > "$0" && exec "$@"`, cg.procsFile(), spec.Path}, spec.Args...)
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), spec.Env...)
 	cmd.Dir = spec.Dir
 	if cmd.Dir == "" {
@@ -260,12 +313,18 @@ func (s *Stack) Run(ctx context.Context, spec Process) (Backend, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if spec.Output != nil {
 		cmd.Stdout, cmd.Stderr = spec.Output, spec.Output
+		if spec.Stderr != nil {
+			cmd.Stderr = spec.Stderr
+		}
 		p.closeLog = func() error { return nil }
 	} else {
 		p.logFile = filepath.Join(s.DataDir, spec.Name+".log")
 		f, err := os.Create(p.logFile)
 		if err != nil {
-			return Backend{}, fmt.Errorf("create log file for %s: %w", spec.Name, err)
+			if p.memory != nil {
+				p.memory.remove()
+			}
+			return nil, fmt.Errorf("create log file for %s: %w", spec.Name, err)
 		}
 		cmd.Stdout, cmd.Stderr = f, f
 		p.closeLog = f.Close
@@ -275,7 +334,10 @@ func (s *Stack) Run(ctx context.Context, spec Process) (Backend, error) {
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		_ = p.closeLog()
-		return Backend{}, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Path, err)
+		if p.memory != nil {
+			p.memory.remove()
+		}
+		return nil, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Path, err)
 	}
 	s.mu.Lock()
 	s.procs = append(s.procs, p)
@@ -285,18 +347,42 @@ func (s *Stack) Run(ctx context.Context, spec Process) (Backend, error) {
 
 	if spec.HealthURL != "" {
 		if err := waitHealthy(ctx, p, s.cfg.ReadyTimeout); err != nil {
-			return Backend{}, fmt.Errorf("%s: %w%s", spec.Name, err, p.logTail())
+			return nil, fmt.Errorf("%s: %w%s", spec.Name, err, p.logTail())
 		}
 	}
 	p.readyAfter = time.Since(start)
 	fmt.Fprintf(s.cfg.Log, "localstack: %s ready after %s\n", spec.Name, p.readyAfter.Round(time.Millisecond))
-	return p.backend(), nil
+	return p, nil
+}
+
+// RunOnce runs a process of the stack to completion (a load run, say) and
+// returns how it exited and, when it ran under a memory limit, what its cgroup
+// saw. Its exit is expected: Wait does not report it.
+func (s *Stack) RunOnce(ctx context.Context, spec Process) (MemoryUsage, error) {
+	spec.HealthURL = ""
+	p, err := s.start(ctx, spec, true)
+	if err != nil {
+		return MemoryUsage{}, err
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		_ = p.stop(context.Background())
+	}
+	if p.waitErr != nil {
+		return p.finalUsage, fmt.Errorf("%s: %w%s", spec.Name, p.waitErr, p.logTail())
+	}
+	return p.finalUsage, nil
 }
 
 // reap waits for the process to exit and reports an unexpected exit to Wait.
 func (s *Stack) reap(p *process) {
 	p.waitErr = p.cmd.Wait()
 	_ = p.closeLog()
+	if p.memory != nil {
+		p.finalUsage, _ = p.memory.usage()
+		p.memory.remove()
+	}
 	close(p.done)
 	s.mu.Lock()
 	expected := p.stopping
@@ -315,9 +401,38 @@ func (s *Stack) Backends() []Backend {
 	defer s.mu.Unlock()
 	out := make([]Backend, 0, len(s.procs))
 	for _, p := range s.procs {
-		out = append(out, p.backend())
+		select {
+		case <-p.done:
+		default:
+			out = append(out, p.backend())
+		}
 	}
 	return out
+}
+
+// MemoryUsage reports what the memory cgroup of the named process saw so far
+// (or until it exited); an error when it runs without a memory limit.
+func (s *Stack) MemoryUsage(name string) (MemoryUsage, error) {
+	s.mu.Lock()
+	var p *process
+	for _, q := range s.procs {
+		if q.spec.Name == name {
+			p = q
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case p == nil:
+		return MemoryUsage{}, fmt.Errorf("no process %q in the stack", name)
+	case p.memory == nil:
+		return MemoryUsage{}, fmt.Errorf("%s runs without a memory limit", name)
+	}
+	select {
+	case <-p.done:
+		return p.finalUsage, nil
+	default:
+		return p.memory.usage()
+	}
 }
 
 // Wait blocks until ctx is done (returning nil) or until a process of the

@@ -54,6 +54,43 @@ func (p Retry) Do(ctx context.Context, retryable func(error) bool, fn func(conte
 // ErrOpen is returned while a breaker refuses calls.
 var ErrOpen = gobreaker.ErrOpenState
 
+// Guard is how a client calls a dependency that can fail as a whole: each
+// attempt behind a circuit breaker, idempotent calls retried with backoff, and a
+// deadline per attempt.
+type Guard struct {
+	retry   Retry
+	breaker *gobreaker.CircuitBreaker[struct{}]
+	timeout time.Duration // per attempt; 0 leaves the caller's deadline alone
+}
+
+// NewGuard returns a guard whose breaker is named after the dependency (it
+// appears in logs and in shop.circuit_breaker.transitions). isFailure says
+// which errors count against the dependency.
+func NewGuard(dependency string, tel *telemetry.Telemetry, isFailure func(error) bool, attemptTimeout time.Duration) *Guard {
+	return &Guard{retry: DefaultRetry, breaker: NewBreaker[struct{}](dependency, tel, isFailure), timeout: attemptTimeout}
+}
+
+// Do calls fn through the breaker, retrying while retryable says so; it never
+// retries a refusal of the open breaker (nothing was sent, and the breaker is
+// open because retrying does not help).
+func (g *Guard) Do(ctx context.Context, retryable func(error) bool, fn func(context.Context) error) error {
+	return g.retry.Do(ctx, func(err error) bool { return !errors.Is(err, ErrOpen) && retryable(err) },
+		func(ctx context.Context) error {
+			_, err := g.breaker.Execute(func() (struct{}, error) {
+				if g.timeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, g.timeout)
+					defer cancel()
+				}
+				return struct{}{}, fn(ctx)
+			})
+			return err
+		})
+}
+
+// Never retries nothing: for calls that are not idempotent.
+func Never(error) bool { return false }
+
 // NewBreaker returns a circuit breaker that opens after 5 consecutive failures or when
 // at least half of 20+ calls in a 10 s window failed, and probes again after 5 s.
 // isFailure says which errors count against the dependency (a declined payment or an

@@ -24,8 +24,11 @@ type FakePyroscope struct {
 
 // ProfileUpload is one uploaded profile and whose it is.
 type ProfileUpload struct {
-	App     string // the application name: the service.name
-	Type    string // the last sample type: cpu, alloc_space, inuse_space, goroutine, contentions, delay…
+	App  string // the application name: the service.name
+	Type string // the last sample type: cpu, alloc_space, inuse_space, goroutine, contentions, delay…
+	// Labels are the series labels Pyroscope would index the profile by: the
+	// uploader's tags, and the application name as service_name.
+	Labels  map[string]string
 	Profile *profile.Profile
 }
 
@@ -56,13 +59,19 @@ func (f *FakePyroscope) ingest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// name is "<app>{tag=value,...}"; the kind of profile is its last sample type.
-	app, _, _ := strings.Cut(r.URL.Query().Get("name"), "{")
+	app, tags, _ := strings.Cut(r.URL.Query().Get("name"), "{")
+	labels := map[string]string{"service_name": app}
+	for _, kv := range strings.Split(strings.TrimSuffix(tags, "}"), ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			labels[k] = v
+		}
+	}
 	typ := ""
 	if n := len(p.SampleType); n > 0 {
 		typ = p.SampleType[n-1].Type
 	}
 	f.mu.Lock()
-	f.uploads = append(f.uploads, ProfileUpload{App: app, Type: typ, Profile: p})
+	f.uploads = append(f.uploads, ProfileUpload{App: app, Type: typ, Labels: labels, Profile: p})
 	f.mu.Unlock()
 }
 

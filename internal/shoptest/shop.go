@@ -5,14 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	mrand "math/rand/v2"
-	"net"
+	"maps"
 	"net/http"
 	"net/url"
-	"os"
-	"strconv"
-	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,9 +19,13 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/pg"
+	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/services/inventory"
 	"github.com/otelshop/shop/services/payments"
 	"github.com/otelshop/shop/telemetry"
@@ -60,6 +60,7 @@ type Shop struct {
 	Logs   *LogCapture
 	Stdout *SyncBuffer
 
+	addrs     map[string]string // where each service listens
 	mu        sync.Mutex
 	readers   map[string]*sdkmetric.ManualReader
 	tels      []*telemetry.Telemetry
@@ -70,8 +71,6 @@ type Shop struct {
 	cancel context.CancelFunc
 	done   chan error
 }
-
-var httpServices = []string{"gateway", "users", "catalog", "cart", "orders", "payments", "shipping"}
 
 // Start runs every service in this process and waits until all are ready. The shop
 // stops, and its databases, keys, queues and exchanges are removed, when the test ends.
@@ -99,8 +98,6 @@ func Start(t testing.TB, opts Options) *Shop {
 		u.Host = s.RabbitProxy.Addr()
 		rabbitURL = u.String()
 	}
-	ports := freePorts(t, 9)
-	addr := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
 	s.Env = map[string]string{
 		"POSTGRES_URL":                st.PostgresURL,
 		"POSTGRES_DB_PREFIX":          s.Prefix + "_",
@@ -117,36 +114,46 @@ func Start(t testing.TB, opts Options) *Shop {
 		"OUTBOX_INTERVAL":             "100ms",
 		"RESERVATION_EXPIRY_INTERVAL": "200ms",
 		"SHIPPING_RETRY_DELAY":        "200ms",
-		"ADMIN_ADDR":                  addr(8),
-		"INVENTORY_ADDR":              addr(3),
-		"INVENTORY_TARGET":            addr(3),
+		// Every listener on a port the kernel picks when it opens it: no port is
+		// chosen beforehand, so none can be taken in between.
+		app.AdminAddrEnv: "127.0.0.1:0",
 	}
-	for i, name := range []string{"gateway", "users", "catalog", "inventory", "cart", "orders", "payments", "shipping"} {
-		if name == "inventory" {
-			continue
-		}
-		key := strings.ToUpper(name)
-		s.Env[key+"_ADDR"] = addr(i)
-		s.Env[key+"_URL"] = "http://" + addr(i)
-		s.URL[name] = "http://" + addr(i)
-	}
-	if opts.PaymentsProxy {
-		s.PaymentsProxy = NewFaultProxy(t, strings.TrimPrefix(s.URL["payments"], "http://"))
-		s.Env["PAYMENTS_URL"] = "http://" + s.PaymentsProxy.Addr()
+	for _, d := range app.Registry {
+		s.Env[d.AddrEnv()] = "127.0.0.1:0"
 	}
 	for k, v := range opts.Env {
 		s.Env[k] = v
 	}
-	s.GatewayURL = s.URL["gateway"]
-	s.InventoryTarget = s.Env["INVENTORY_TARGET"]
-	s.AdminURL = "http://" + s.Env["ADMIN_ADDR"]
+	bound := func(addrs map[string]string) map[string]string {
+		s.addrs = map[string]string{}
+		for _, d := range app.Registry {
+			s.addrs[d.Name] = addrs[d.Name]
+			if d.Protocol == service.HTTP {
+				s.URL[d.Name] = d.PeerAddress(addrs[d.Name])
+			}
+		}
+		s.GatewayURL = s.URL["gateway"]
+		s.InventoryTarget = addrs["inventory"]
+		s.AdminURL = "http://" + addrs["admin"]
+		if !opts.PaymentsProxy {
+			return nil
+		}
+		s.PaymentsProxy = NewFaultProxy(t, addrs["payments"])
+		return map[string]string{"payments": "http://" + s.PaymentsProxy.Addr()}
+	}
 
+	// Start waits until the listeners are open: the addresses are known then.
+	listening := make(chan struct{})
+	boundOnce := func(addrs map[string]string) map[string]string {
+		defer close(listening)
+		return bound(addrs)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	t.Cleanup(func() { s.stop(t) })
 	go func() {
 		s.done <- app.Run(ctx, app.Options{
-			Services: app.ServiceNames, ProcessName: "shop", Version: "test",
+			Services: app.Names(), ProcessName: "shop", Version: "test", Bound: boundOnce,
 			Getenv: func(k string) string { return s.Env[k] },
 			Stdout: s.Stdout,
 			Telemetry: func(c *telemetry.Config) {
@@ -166,6 +173,11 @@ func Start(t testing.TB, opts Options) *Shop {
 			},
 		})
 	}()
+	select {
+	case <-listening:
+	case err := <-s.done:
+		t.Fatalf("the shop did not start: %v\n%s", err, s.Stdout.String())
+	}
 	s.waitReady(t)
 	return s
 }
@@ -173,7 +185,7 @@ func Start(t testing.TB, opts Options) *Shop {
 func (s *Shop) waitReady(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	pending := append([]string{}, httpServices...)
+	pending := slices.Collect(maps.Keys(s.addrs))
 	for len(pending) > 0 {
 		select {
 		case err := <-s.done:
@@ -185,11 +197,7 @@ func (s *Shop) waitReady(t testing.TB) {
 		}
 		var still []string
 		for _, name := range pending {
-			resp, err := http.Get(s.URL[name] + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-			}
-			if err != nil || resp.StatusCode != http.StatusOK {
+			if !s.serving(name) {
 				still = append(still, name)
 			}
 		}
@@ -198,12 +206,33 @@ func (s *Shop) waitReady(t testing.TB) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	for !reachable(s.InventoryTarget) {
-		if time.Now().After(deadline) {
-			t.Fatalf("inventory not listening after 30s")
+}
+
+// serving asks a service whether it is ready: /readyz over HTTP, the gRPC health
+// service for gRPC. Its listener is open before it serves, so a connection alone
+// proves nothing.
+func (s *Shop) serving(name string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if d, _ := app.Lookup(name); d.Protocol == service.GRPC {
+		conn, err := grpc.NewClient(s.addrs[name], grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		defer conn.Close()
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
 	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL[name]+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // Flush exports every signal buffered so far into the captures.
@@ -308,58 +337,6 @@ func RemoveStores(st Stores, prefix, exchange, queue string) error {
 	_ = ch.ExchangeDelete(queue+".retry", false, false)
 	_ = ch.ExchangeDelete(exchange, false, false)
 	return errors.Join(all...)
-}
-
-// freePorts returns n ports free at the moment. They are picked at random below
-// the kernel's ephemeral range and above the fixed ports local mode and the
-// end-to-end test use (< 20000): a port from the ephemeral range (what listening
-// on :0 gives) can be taken by any outgoing connection, of this process or another
-// test package's, before the service listens on it.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	const low = 20000
-	high := ephemeralLow()
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for attempts := 0; len(ports) < n; attempts++ {
-		addr := "127.0.0.1:0"
-		if high-low > 1000 && attempts < 100*n {
-			addr = fmt.Sprintf("127.0.0.1:%d", low+mrand.IntN(high-low))
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			if addr == "127.0.0.1:0" {
-				t.Fatalf("free port: %v", err)
-			}
-			continue // taken; try another
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
-
-// ephemeralLow is the first port of the kernel's ephemeral range (Linux's default
-// where it cannot be read).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
-	}
-	fields := strings.Fields(string(b))
-	if len(fields) == 0 {
-		return 32768
-	}
-	n, err := strconv.Atoi(fields[0])
-	if err != nil {
-		return 32768
-	}
-	return n
 }
 
 func randomHex(n int) string {

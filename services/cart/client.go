@@ -6,18 +6,14 @@ import (
 
 	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
-	"github.com/otelshop/shop/internal/resilience"
 )
 
 // Client is how orders reads and clears a user's cart.
-type Client struct {
-	api   httpx.Client
-	retry resilience.Retry
-}
+type Client struct{ api httpx.Client }
 
 // NewClient returns a cart client for baseURL.
 func NewClient(baseURL string, hc *http.Client) *Client {
-	return &Client{api: httpx.Client{BaseURL: baseURL, HTTP: hc}, retry: resilience.DefaultRetry}
+	return &Client{api: httpx.Client{BaseURL: baseURL, HTTP: hc}}
 }
 
 func userHeader(userID string) http.Header { return http.Header{auth.UserHeader: {userID}} }
@@ -25,15 +21,11 @@ func userHeader(userID string) http.Header { return http.Header{auth.UserHeader:
 // Get returns the user's cart.
 func (c *Client) Get(ctx context.Context, userID string) (Cart, error) {
 	var out Cart
-	err := c.retry.Do(ctx, httpx.Retryable, func(ctx context.Context) error {
-		return c.api.Do(ctx, http.MethodGet, "/v1/cart", "/v1/cart", userHeader(userID), nil, &out)
-	})
+	err := c.api.Idempotent(ctx, http.MethodGet, "/v1/cart", "/v1/cart", userHeader(userID), nil, &out)
 	return out, err
 }
 
 // Clear empties the user's cart; clearing twice is harmless, so it is retried.
 func (c *Client) Clear(ctx context.Context, userID string) error {
-	return c.retry.Do(ctx, httpx.Retryable, func(ctx context.Context) error {
-		return c.api.Do(ctx, http.MethodDelete, "/v1/cart", "/v1/cart", userHeader(userID), nil, nil)
-	})
+	return c.api.Idempotent(ctx, http.MethodDelete, "/v1/cart", "/v1/cart", userHeader(userID), nil, nil)
 }

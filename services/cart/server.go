@@ -1,14 +1,9 @@
-// Package cart owns shoppers' carts: one Redis hash per user, changed atomically and
-// bounded in size. Products are checked against the catalogue when added.
 package cart
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -16,33 +11,10 @@ import (
 
 	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
-	"github.com/otelshop/shop/internal/redisx"
+	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/services/catalog"
 	"github.com/otelshop/shop/telemetry"
 )
-
-const scope = "github.com/otelshop/shop/services/cart"
-
-// Config is what the cart service needs.
-type Config struct {
-	Addr           string
-	RedisURL       string
-	RedisKeyPrefix string
-	CatalogURL     string
-}
-
-// Run serves the cart API until ctx ends.
-func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry) error {
-	rdb, err := redisx.Open(ctx, cfg.RedisURL, tel)
-	if err != nil {
-		return fmt.Errorf("cart: %w", err)
-	}
-	defer rdb.Close()
-	products := catalog.NewClient(cfg.CatalogURL, tel.HTTPClient(2*time.Second))
-	checks := map[string]httpx.Check{"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}
-	h := NewServer(store{rdb: rdb, prefix: cfg.RedisKeyPrefix}, products, tel, checks)
-	return httpx.Serve(ctx, tel.Logger, "cart", cfg.Addr, h, nil)
-}
 
 type server struct {
 	store     store
@@ -51,19 +23,13 @@ type server struct {
 	units     metric.Int64Counter
 }
 
-// NewServer returns the cart HTTP API.
-func NewServer(st store, products *catalog.Client, tel *telemetry.Telemetry, checks map[string]httpx.Check) http.Handler {
+func newServer(st store, products *catalog.Client, tel *telemetry.Telemetry) *server {
 	meter := tel.Meter(scope)
 	s := &server{store: st, products: products}
 	s.additions, _ = meter.Int64Counter("shop.cart.additions", metric.WithDescription("Products added to carts."))
 	s.units, _ = meter.Int64Counter("shop.cart.added_units", metric.WithDescription("Units added to carts."))
-	mux := http.NewServeMux()
-	s.routes(mux)
-	httpx.HandleHealth(mux, checks)
-	return tel.HTTPServer(httpx.Middleware(tel.Logger, mux))
+	return s
 }
-
-var productIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,39}$`)
 
 type addRequest struct {
 	ProductID string `json:"product_id"`
@@ -71,11 +37,13 @@ type addRequest struct {
 }
 
 func (r *addRequest) Validate() error {
-	if !productIDPattern.MatchString(r.ProductID) {
-		return httpx.Invalid("product_id", "must be a product id such as SKU-00042")
+	if !ids.Product(r.ProductID) {
+		return errProductID
 	}
 	return validateQuantity(r.Quantity)
 }
+
+var errProductID = httpx.Invalid("product_id", "must be a product id such as SKU-00042")
 
 type setRequest struct {
 	Quantity int `json:"quantity"`
@@ -152,8 +120,8 @@ func (s *server) handleAdd() http.Handler {
 func (s *server) handleSet() http.Handler {
 	return s.cartHandler(func(r *http.Request, userID string) error {
 		productID := r.PathValue("product_id")
-		if !productIDPattern.MatchString(productID) {
-			return httpx.Invalid("product_id", "must be a product id such as SKU-00042")
+		if !ids.Product(productID) {
+			return errProductID
 		}
 		req, err := httpx.Decode[setRequest](r)
 		if err != nil {
@@ -166,8 +134,8 @@ func (s *server) handleSet() http.Handler {
 func (s *server) handleRemove() http.Handler {
 	return s.cartHandler(func(r *http.Request, userID string) error {
 		productID := r.PathValue("product_id")
-		if !productIDPattern.MatchString(productID) {
-			return httpx.Invalid("product_id", "must be a product id such as SKU-00042")
+		if !ids.Product(productID) {
+			return errProductID
 		}
 		return s.store.remove(r.Context(), userID, productID)
 	})

@@ -7,26 +7,20 @@ import (
 	"strings"
 
 	"github.com/otelshop/shop/internal/httpx"
-	"github.com/otelshop/shop/internal/resilience"
 )
 
 // Client is how other services read the catalogue.
-type Client struct {
-	api   httpx.Client
-	retry resilience.Retry
-}
+type Client struct{ api httpx.Client }
 
 // NewClient returns a catalog client for baseURL.
 func NewClient(baseURL string, hc *http.Client) *Client {
-	return &Client{api: httpx.Client{BaseURL: baseURL, HTTP: hc}, retry: resilience.DefaultRetry}
+	return &Client{api: httpx.Client{BaseURL: baseURL, HTTP: hc}}
 }
 
 // Product returns one product; a missing one is an *httpx.Error with status 404.
 func (c *Client) Product(ctx context.Context, id string) (Product, error) {
 	var p Product
-	err := c.retry.Do(ctx, httpx.Retryable, func(ctx context.Context) error {
-		return c.api.Do(ctx, http.MethodGet, "/v1/products/{id}", "/v1/products/"+url.PathEscape(id), nil, nil, &p)
-	})
+	err := c.api.Idempotent(ctx, http.MethodGet, "/v1/products/{id}", "/v1/products/"+url.PathEscape(id), nil, nil, &p)
 	return p, err
 }
 
@@ -35,9 +29,7 @@ func (c *Client) Product(ctx context.Context, id string) (Product, error) {
 func (c *Client) Products(ctx context.Context, ids []string) (map[string]Product, error) {
 	var page Page
 	path := "/v1/products?ids=" + url.QueryEscape(strings.Join(ids, ","))
-	err := c.retry.Do(ctx, httpx.Retryable, func(ctx context.Context) error {
-		return c.api.Do(ctx, http.MethodGet, "/v1/products", path, nil, nil, &page)
-	})
+	err := c.api.Idempotent(ctx, http.MethodGet, "/v1/products", path, nil, nil, &page)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,3 @@
-// Package catalog owns the product catalogue: listing with pagination and category
-// filter, text search, product detail, and back-office create and update. PostgreSQL
-// database shop_catalog, with a Redis read-through cache.
 package catalog
 
 import (
@@ -9,53 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/otelshop/shop/internal/httpx"
-	"github.com/otelshop/shop/internal/pg"
-	"github.com/otelshop/shop/internal/redisx"
+	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/telemetry"
 )
-
-const scope = "github.com/otelshop/shop/services/catalog"
-
-// Config is what the catalog service needs.
-type Config struct {
-	Addr           string
-	PostgresURL    string
-	Database       string
-	RedisURL       string
-	RedisKeyPrefix string
-}
-
-// Run seeds an empty catalogue and serves the catalog API until ctx ends.
-func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry) error {
-	db, err := pg.Open(ctx, cfg.PostgresURL, cfg.Database, migrationFiles, tel)
-	if err != nil {
-		return fmt.Errorf("catalog: %w", err)
-	}
-	defer db.Close()
-	rdb, err := redisx.Open(ctx, cfg.RedisURL, tel)
-	if err != nil {
-		return fmt.Errorf("catalog: %w", err)
-	}
-	defer rdb.Close()
-	st := store{db}
-	if n, err := st.seed(ctx); err != nil {
-		return fmt.Errorf("catalog: %w", err)
-	} else if n > 0 {
-		tel.Logger.Info("seeded the catalogue", "products", n)
-	}
-	checks := map[string]httpx.Check{
-		"postgres": db.Ping,
-		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
-	}
-	return httpx.Serve(ctx, tel.Logger, "catalog", cfg.Addr, NewServer(st, rdb, cfg.RedisKeyPrefix, tel, checks), nil)
-}
 
 type server struct {
 	store store
@@ -63,19 +20,9 @@ type server struct {
 	tel   *telemetry.Telemetry
 }
 
-// NewServer returns the catalog HTTP API.
-func NewServer(st store, rdb *redis.Client, keyPrefix string, tel *telemetry.Telemetry, checks map[string]httpx.Check) http.Handler {
-	s := &server{store: st, cache: newCache(rdb, keyPrefix, tel.Meter(scope), tel.Logger), tel: tel}
-	mux := http.NewServeMux()
-	s.routes(mux)
-	httpx.HandleHealth(mux, checks)
-	return tel.HTTPServer(httpx.Middleware(tel.Logger, mux))
+func newServer(st store, c *cache, tel *telemetry.Telemetry) *server {
+	return &server{store: st, cache: c, tel: tel}
 }
-
-var (
-	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,39}$`)
-	categoryPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
-)
 
 // MaxIDsPerQuery bounds the ids one listing may ask for.
 const MaxIDsPerQuery = 100
@@ -91,20 +38,20 @@ func parseQuery(r *http.Request) (Query, error) {
 	}
 	v := r.URL.Query()
 	q.Category = v.Get("category")
-	if q.Category != "" && !categoryPattern.MatchString(q.Category) {
+	if q.Category != "" && !ids.Category(q.Category) {
 		return q, httpx.Invalid("category", "must be a category name such as books")
 	}
 	q.Text = strings.TrimSpace(v.Get("q"))
 	if utf8.RuneCountInString(q.Text) > 100 {
 		return q, httpx.Invalid("q", "must be at most 100 characters")
 	}
-	if ids := v.Get("ids"); ids != "" {
-		q.IDs = strings.Split(ids, ",")
+	if list := v.Get("ids"); list != "" {
+		q.IDs = strings.Split(list, ",")
 		if len(q.IDs) > MaxIDsPerQuery {
 			return q, httpx.Invalid("ids", fmt.Sprintf("at most %d ids", MaxIDsPerQuery))
 		}
 		for _, id := range q.IDs {
-			if !idPattern.MatchString(id) {
+			if !ids.Product(id) {
 				return q, httpx.Invalid("ids", "must be product ids separated by commas")
 			}
 		}
@@ -112,6 +59,8 @@ func parseQuery(r *http.Request) (Query, error) {
 	}
 	return q, nil
 }
+
+var errProductID = httpx.Invalid("id", "must be a product id such as SKU-00042")
 
 func (s *server) handleList() http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -137,8 +86,8 @@ func (s *server) handleList() http.Handler {
 func (s *server) handleGet() http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
-		if !idPattern.MatchString(id) {
-			return httpx.Invalid("id", "must be a product id such as SKU-00042")
+		if !ids.Product(id) {
+			return errProductID
 		}
 		p, err := readThrough(r.Context(), s.cache, s.cache.productKey(id), productTTL, func(ctx context.Context) (Product, error) {
 			return s.store.get(ctx, id)
@@ -177,13 +126,13 @@ type productRequest struct {
 
 func (p *productRequest) Validate() error {
 	switch {
-	case p.ID != "" && !idPattern.MatchString(p.ID):
+	case p.ID != "" && !ids.Product(p.ID):
 		return httpx.Invalid("id", "must be 1 to 40 letters, digits or dashes")
 	case utf8.RuneCountInString(p.Name) < 1 || utf8.RuneCountInString(p.Name) > 200:
 		return httpx.Invalid("name", "must be 1 to 200 characters")
 	case utf8.RuneCountInString(p.Description) > 2000:
 		return httpx.Invalid("description", "must be at most 2000 characters")
-	case !categoryPattern.MatchString(p.Category):
+	case !ids.Category(p.Category):
 		return httpx.Invalid("category", "must be a lower-case category name")
 	case p.PriceCents <= 0 || p.PriceCents > 100_000_000:
 		return httpx.Invalid("price_cents", "must be a positive whole number of cents")
@@ -230,8 +179,8 @@ func (s *server) handleCreate() http.Handler {
 func (s *server) handleUpdate() http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
-		if !idPattern.MatchString(id) {
-			return httpx.Invalid("id", "must be a product id such as SKU-00042")
+		if !ids.Product(id) {
+			return errProductID
 		}
 		req, err := httpx.Decode[productRequest](r)
 		if err != nil {

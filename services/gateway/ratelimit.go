@@ -55,22 +55,14 @@ func (l *limiter) allow(client string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// forgetIdle drops buckets unused for bucketIdle, every minute until ctx ends.
-func (l *limiter) forgetIdle(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			l.mu.Lock()
-			for k, b := range l.buckets {
-				if now.Sub(b.lastSeen) > bucketIdle {
-					delete(l.buckets, k)
-				}
-			}
-			l.mu.Unlock()
+// forgetIdle drops buckets unused for bucketIdle (every minute, from run).
+func (l *limiter) forgetIdle(context.Context) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, b := range l.buckets {
+		if now.Sub(b.lastSeen) > bucketIdle {
+			delete(l.buckets, k)
 		}
 	}
 }

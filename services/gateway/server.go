@@ -1,6 +1,3 @@
-// Package gateway is the shop's only public entry: a JSON API under /api/ that verifies
-// the access token, limits each client's request rate, bounds bodies and time, and
-// forwards to the services with the trace context propagated.
 package gateway
 
 import (
@@ -13,44 +10,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
+	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/services/orders"
 	"github.com/otelshop/shop/telemetry"
 )
-
-const scope = "github.com/otelshop/shop/services/gateway"
-
-// Config is what the gateway needs.
-type Config struct {
-	Addr        string
-	JWTSecret   string
-	UsersURL    string
-	CatalogURL  string
-	CartURL     string
-	OrdersURL   string
-	ShippingURL string
-	// RateLimit is each client's sustained requests per second; 0 turns limiting off.
-	RateLimit float64
-	RateBurst int
-	// Timeout bounds a request end to end; checkouts get CheckoutTimeout.
-	Timeout         time.Duration
-	CheckoutTimeout time.Duration
-}
-
-// Run serves the public API until ctx ends.
-func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry) error {
-	h, err := NewServer(ctx, cfg, tel)
-	if err != nil {
-		return err
-	}
-	return httpx.Serve(ctx, tel.Logger, "gateway", cfg.Addr, h, nil)
-}
 
 type server struct {
 	cfg         Config
@@ -63,33 +32,27 @@ type server struct {
 	upstreams   map[string]*url.URL
 }
 
-// NewServer returns the gateway's handler; ctx bounds its background clean-up.
-func NewServer(ctx context.Context, cfg Config, tel *telemetry.Telemetry) (http.Handler, error) {
+func newServer(cfg Config, peers map[string]string, tel *telemetry.Telemetry) (*server, error) {
 	tokens, err := auth.NewTokens(cfg.JWTSecret, 0)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+		return nil, err
 	}
 	hc := tel.HTTPClient(0) // deadlines come from each request's context
-	s := &server{cfg: cfg, tokens: tokens, transport: hc.Transport, orders: orders.NewClient(cfg.OrdersURL, hc), tel: tel,
+	s := &server{cfg: cfg, tokens: tokens, transport: hc.Transport, orders: orders.NewClient(peers["orders"], hc), tel: tel,
 		upstreams: map[string]*url.URL{}}
-	for name, raw := range map[string]string{"users": cfg.UsersURL, "catalog": cfg.CatalogURL, "cart": cfg.CartURL,
-		"orders": cfg.OrdersURL, "shipping": cfg.ShippingURL} {
+	for name, raw := range peers {
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("gateway: %s url %q is not an absolute URL", name, raw)
+			return nil, fmt.Errorf("%s url %q is not an absolute URL", name, raw)
 		}
 		s.upstreams[name] = u
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, max(cfg.RateBurst, 1))
-		go s.limiter.forgetIdle(ctx)
 	}
 	s.rateLimited, _ = tel.Meter(scope).Int64Counter("shop.gateway.rate_limited",
 		metric.WithDescription("Requests refused with 429 by the per-client rate limit."))
-	mux := http.NewServeMux()
-	s.routes(mux)
-	httpx.HandleHealth(mux, nil)
-	return tel.HTTPServer(httpx.Middleware(tel.Logger, s.guard(mux))), nil
+	return s, nil
 }
 
 // guard runs before routing: it replaces any identity a client claims for itself with
@@ -225,12 +188,12 @@ func withID(prefix, name string) upstreamPath {
 
 // shipmentOf checks the order is the user's before asking shipping about it.
 func (s *server) shipmentOf(r *http.Request) (string, string, string, error) {
-	orderID, err := uuid.Parse(r.PathValue("id"))
-	if err != nil {
+	orderID, ok := ids.UUID(r.PathValue("id"))
+	if !ok {
 		return "", "", "", httpx.Invalid("id", "must be an order id")
 	}
-	if _, err := s.orders.Get(r.Context(), r.Header.Get(auth.UserHeader), orderID.String()); err != nil {
+	if _, err := s.orders.Get(r.Context(), r.Header.Get(auth.UserHeader), orderID); err != nil {
 		return "", "", "", err
 	}
-	return "/v1/shipments", "/v1/shipments", "order_id=" + orderID.String(), nil
+	return "/v1/shipments", "/v1/shipments", "order_id=" + orderID, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -30,11 +29,9 @@ var (
 // retried with backoff on transient failures, behind a circuit breaker, with a
 // deadline per attempt.
 type Client struct {
-	conn    *grpc.ClientConn
-	rpc     inventorypb.InventoryClient
-	breaker *gobreaker.CircuitBreaker[any]
-	retry   resilience.Retry
-	timeout time.Duration
+	conn  *grpc.ClientConn
+	rpc   inventorypb.InventoryClient
+	guard *resilience.Guard
 }
 
 // NewClient connects (lazily) to the inventory service at target (host:port).
@@ -50,11 +47,9 @@ func NewClient(target string, tel *telemetry.Telemetry) (*Client, error) {
 		return nil, fmt.Errorf("inventory client: %w", err)
 	}
 	return &Client{
-		conn:    conn,
-		rpc:     inventorypb.NewInventoryClient(conn),
-		breaker: resilience.NewBreaker[any]("inventory", tel, dependencyFailed),
-		retry:   resilience.DefaultRetry,
-		timeout: 2 * time.Second,
+		conn:  conn,
+		rpc:   inventorypb.NewInventoryClient(conn),
+		guard: resilience.NewGuard("inventory", tel, dependencyFailed, 2*time.Second),
 	}, nil
 }
 
@@ -72,15 +67,7 @@ func dependencyFailed(err error) bool {
 }
 
 func (c *Client) call(ctx context.Context, fn func(context.Context) error) error {
-	err := c.retry.Do(ctx, func(err error) bool { return dependencyFailed(err) && !errors.Is(err, gobreaker.ErrOpenState) },
-		func(ctx context.Context) error {
-			_, err := c.breaker.Execute(func() (any, error) {
-				ctx, cancel := context.WithTimeout(ctx, c.timeout)
-				defer cancel()
-				return nil, fn(ctx)
-			})
-			return err
-		})
+	err := c.guard.Do(ctx, dependencyFailed, fn)
 	switch status.Code(err) {
 	case codes.FailedPrecondition:
 		return fmt.Errorf("%w: %s", ErrInsufficientStock, status.Convert(err).Message())

@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"context"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -11,22 +10,8 @@ import (
 	"github.com/otelshop/shop/telemetry"
 )
 
-// expireLoop releases holds whose orders never completed (the orders process died
-// mid-checkout, say), so stock is never lost to an abandoned saga.
-func (s *server) expireLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		s.expireDue(ctx)
-	}
-}
-
-// expireDue releases every hold now due, each in a span of its own ("reservation
+// expireDue releases holds whose orders never completed (the orders process died
+// mid-checkout, say), so stock is never lost to an abandoned saga: every hold now due, each in a span of its own ("reservation
 // expire") linked to the checkout that made the hold.
 func (s *server) expireDue(ctx context.Context) {
 	due, err := s.store.due(telemetry.Unsampled(ctx), 100)

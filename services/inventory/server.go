@@ -1,123 +1,23 @@
-// Package inventory owns stock: a gRPC API to read and set it and to reserve, commit
-// and release it for orders, every change idempotent by order id, with holds that
-// expire when never committed. PostgreSQL database shop_inventory.
 package inventory
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"regexp"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/otelshop/shop/internal/pg"
+	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/services/inventory/inventorypb"
 	"github.com/otelshop/shop/telemetry"
 )
-
-const scope = "github.com/otelshop/shop/services/inventory"
-
-// Config is what the inventory service needs.
-type Config struct {
-	Addr           string
-	PostgresURL    string
-	Database       string
-	ReservationTTL time.Duration // how long an uncommitted hold lasts
-	ExpiryInterval time.Duration // how often expired holds are looked for
-}
-
-// Run seeds stock for the demonstration catalogue, serves the gRPC API and releases
-// expired holds until ctx ends.
-func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry) error {
-	db, err := pg.Open(ctx, cfg.PostgresURL, cfg.Database, migrationFiles, tel)
-	if err != nil {
-		return fmt.Errorf("inventory: %w", err)
-	}
-	defer db.Close()
-	st := store{db: db, now: time.Now}
-	if n, err := st.seed(ctx); err != nil {
-		return fmt.Errorf("inventory: %w", err)
-	} else if n > 0 {
-		tel.Logger.Info("seeded stock", "products", n)
-	}
-	srv := newServer(st, cfg.ReservationTTL, tel)
-
-	gs := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler(
-		otelgrpc.WithTracerProvider(tel.TracerProvider),
-		otelgrpc.WithMeterProvider(tel.MeterProvider),
-		otelgrpc.WithPropagators(tel.Propagator),
-	)), grpc.ChainUnaryInterceptor(recoverPanics(tel)))
-	inventorypb.RegisterInventoryServer(gs, srv)
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(gs, hs)
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("inventory: listen on %s: %w", cfg.Addr, err)
-	}
-	tel.Logger.Info("listening", "server", "inventory", "addr", ln.Addr().String(), "protocol", "grpc")
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	expiryDone := make(chan struct{})
-	go func() {
-		defer close(expiryDone)
-		srv.expireLoop(ctx, cfg.ExpiryInterval)
-	}()
-	go watchReadiness(ctx, hs, db.Ping)
-
-	errc := make(chan error, 1)
-	go func() { errc <- gs.Serve(ln) }()
-	select {
-	case err = <-errc:
-		err = fmt.Errorf("inventory: serve: %w", err)
-	case <-ctx.Done():
-		hs.Shutdown()
-		stopped := make(chan struct{})
-		go func() { gs.GracefulStop(); close(stopped) }()
-		select {
-		case <-stopped:
-		case <-time.After(10 * time.Second):
-			gs.Stop()
-		}
-	}
-	cancel()
-	<-expiryDone
-	tel.Logger.Info("stopped", "server", "inventory")
-	return err
-}
-
-// watchReadiness keeps the gRPC health status in step with the database.
-func watchReadiness(ctx context.Context, hs *health.Server, ping func(context.Context) error) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		pctx, cancel := context.WithTimeout(telemetry.Unsampled(ctx), time.Second)
-		st := healthpb.HealthCheckResponse_SERVING
-		if ping(pctx) != nil {
-			st = healthpb.HealthCheckResponse_NOT_SERVING
-		}
-		cancel()
-		hs.SetServingStatus("", st)
-		hs.SetServingStatus(inventorypb.Inventory_ServiceDesc.ServiceName, st)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
 
 func recoverPanics(tel *telemetry.Telemetry) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
@@ -157,10 +57,7 @@ func (s *server) count(ctx context.Context, op, outcome string) {
 	s.reservations.Add(ctx, 1, metric.WithAttributes(attribute.String("operation", op), attribute.String("outcome", outcome)))
 }
 
-var (
-	productIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,39}$`)
-	orderIDPattern   = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
-)
+var orderIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
 const (
 	maxItems    = 50
@@ -179,7 +76,7 @@ func (s *server) GetStock(ctx context.Context, req *inventorypb.GetStockRequest)
 		return nil, status.Error(codes.InvalidArgument, "ask for 1 to 100 products")
 	}
 	for _, id := range req.GetProductIds() {
-		if !productIDPattern.MatchString(id) {
+		if !ids.Product(id) {
 			return nil, status.Errorf(codes.InvalidArgument, "invalid product id %q", id)
 		}
 	}
@@ -199,7 +96,7 @@ func (s *server) GetStock(ctx context.Context, req *inventorypb.GetStockRequest)
 func (s *server) SetStock(ctx context.Context, req *inventorypb.SetStockRequest) (*inventorypb.SetStockResponse, error) {
 	stock := map[string]int32{}
 	for _, st := range req.GetStock() {
-		if !productIDPattern.MatchString(st.GetProductId()) || st.GetAvailable() < 0 {
+		if !ids.Product(st.GetProductId()) || st.GetAvailable() < 0 {
 			return nil, status.Errorf(codes.InvalidArgument, "invalid stock entry for %q", st.GetProductId())
 		}
 		stock[st.GetProductId()] = st.GetAvailable()
@@ -223,7 +120,7 @@ func (s *server) Reserve(ctx context.Context, req *inventorypb.ReserveRequest) (
 	items := make([]Item, 0, len(req.GetItems()))
 	var units int64
 	for _, it := range req.GetItems() {
-		if !productIDPattern.MatchString(it.GetProductId()) {
+		if !ids.Product(it.GetProductId()) {
 			return nil, status.Errorf(codes.InvalidArgument, "invalid product id %q", it.GetProductId())
 		}
 		if it.GetQuantity() < 1 || it.GetQuantity() > maxQuantity {

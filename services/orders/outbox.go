@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelshop/shop/internal/rabbit"
+	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/telemetry"
 )
 
@@ -26,8 +28,8 @@ type relay struct {
 	publisher *rabbit.Publisher
 	tel       *telemetry.Telemetry
 	tracer    trace.Tracer
-	interval  time.Duration
 	wakeCh    chan struct{}
+	failing   bool // the last pass could not publish
 
 	published metric.Int64Counter
 	lag       metric.Float64Histogram
@@ -35,9 +37,9 @@ type relay struct {
 
 const relayBatch = 100
 
-func newRelay(db *pgxpool.Pool, pub *rabbit.Publisher, interval time.Duration, tel *telemetry.Telemetry) *relay {
+func newRelay(db *pgxpool.Pool, pub *rabbit.Publisher, tel *telemetry.Telemetry) *relay {
 	meter := tel.Meter(scope)
-	r := &relay{db: db, publisher: pub, tel: tel, tracer: tel.Tracer(scope), interval: interval, wakeCh: make(chan struct{}, 1)}
+	r := &relay{db: db, publisher: pub, tel: tel, tracer: tel.Tracer(scope), wakeCh: make(chan struct{}, 1)}
 	r.published, _ = meter.Int64Counter("shop.outbox.published", metric.WithDescription("Outbox events published, by routing key."))
 	r.lag, _ = meter.Float64Histogram("shop.outbox.lag", metric.WithUnit("s"),
 		metric.WithDescription("Time from an event's commit to the broker's confirm."))
@@ -62,41 +64,40 @@ func (r *relay) wake() {
 	}
 }
 
-func (r *relay) run(ctx context.Context) {
-	t := time.NewTicker(r.interval)
-	defer t.Stop()
-	cleanup := time.NewTicker(10 * time.Minute)
-	defer cleanup.Stop()
-	failing := false
+// run relays every interval and whenever woken, and drops published events a
+// day old every ten minutes, until ctx ends.
+func (r *relay) run(ctx context.Context, interval time.Duration) {
+	var wg sync.WaitGroup
+	wg.Go(func() { service.Every(ctx, 10*time.Minute, nil, r.cleanUp) })
+	service.Every(ctx, interval, r.wakeCh, r.drain)
+	wg.Wait()
+}
+
+// drain publishes until the outbox is empty or publishing fails; it logs once
+// when publishing stops working and once when it works again.
+func (r *relay) drain(ctx context.Context) {
 	for {
-		select {
-		case <-ctx.Done():
+		n, err := r.relayOnce(ctx)
+		if err != nil {
+			if !r.failing && ctx.Err() == nil {
+				r.tel.Logger.Warn("outbox relay cannot publish; events wait in the outbox", "error", err)
+			}
+			r.failing = true
 			return
-		case <-r.wakeCh:
-		case <-t.C:
-		case <-cleanup.C:
-			if _, err := r.db.Exec(telemetry.Unsampled(ctx), `DELETE FROM outbox WHERE published_at < now() - interval '1 day'`); err != nil {
-				r.tel.Logger.Warn("clean up published outbox events", "error", err)
-			}
-			continue
 		}
-		for {
-			n, err := r.relayOnce(ctx)
-			if err != nil {
-				if !failing && ctx.Err() == nil {
-					r.tel.Logger.Warn("outbox relay cannot publish; events wait in the outbox", "error", err)
-				}
-				failing = true
-				break
-			}
-			if failing {
-				r.tel.Logger.Info("outbox relay publishing again")
-				failing = false
-			}
-			if n < relayBatch {
-				break
-			}
+		if r.failing {
+			r.tel.Logger.Info("outbox relay publishing again")
+			r.failing = false
 		}
+		if n < relayBatch {
+			return
+		}
+	}
+}
+
+func (r *relay) cleanUp(ctx context.Context) {
+	if _, err := r.db.Exec(telemetry.Unsampled(ctx), `DELETE FROM outbox WHERE published_at < now() - interval '1 day'`); err != nil {
+		r.tel.Logger.Warn("clean up published outbox events", "error", err)
 	}
 }
 

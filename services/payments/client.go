@@ -2,11 +2,8 @@ package payments
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
-
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/resilience"
@@ -16,28 +13,22 @@ import (
 // Client is how orders charges and refunds. Both calls are idempotent (by key, by
 // charge), so both are retried, behind a circuit breaker.
 type Client struct {
-	api     httpx.Client
-	retry   resilience.Retry
-	breaker *gobreaker.CircuitBreaker[any]
+	api   httpx.Client
+	guard *resilience.Guard
 }
 
 // NewClient returns a payments client for baseURL.
 func NewClient(baseURL string, hc *http.Client, tel *telemetry.Telemetry) *Client {
 	return &Client{
-		api:     httpx.Client{BaseURL: baseURL, HTTP: hc},
-		retry:   resilience.DefaultRetry,
-		breaker: resilience.NewBreaker[any]("payments", tel, httpx.Retryable),
+		api:   httpx.Client{BaseURL: baseURL, HTTP: hc},
+		guard: resilience.NewGuard("payments", tel, httpx.Retryable, 0),
 	}
 }
 
 func (c *Client) do(ctx context.Context, method, template, path string, in, out any) error {
-	return c.retry.Do(ctx, func(err error) bool { return httpx.Retryable(err) && !errors.Is(err, gobreaker.ErrOpenState) },
-		func(ctx context.Context) error {
-			_, err := c.breaker.Execute(func() (any, error) {
-				return nil, c.api.Do(ctx, method, template, path, nil, in, out)
-			})
-			return err
-		})
+	return c.guard.Do(ctx, httpx.Retryable, func(ctx context.Context) error {
+		return c.api.Do(ctx, method, template, path, nil, in, out)
+	})
 }
 
 // Charge charges card amountCents once per key, however often it is called.

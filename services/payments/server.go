@@ -1,12 +1,8 @@
-// Package payments charges and refunds cards against a simulated processor whose
-// latency, decline rate and error rate are set at run time. Charges and refunds are
-// idempotent: a retried charge never charges twice. PostgreSQL database shop_payments.
 package payments
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -18,30 +14,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelshop/shop/internal/httpx"
-	"github.com/otelshop/shop/internal/pg"
+	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/telemetry"
 )
-
-const scope = "github.com/otelshop/shop/services/payments"
-
-// Config is what the payments service needs.
-type Config struct {
-	Addr        string
-	PostgresURL string
-	Database    string
-	Provider    ProviderSettings
-}
-
-// Run serves the payments API until ctx ends.
-func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry) error {
-	db, err := pg.Open(ctx, cfg.PostgresURL, cfg.Database, migrationFiles, tel)
-	if err != nil {
-		return fmt.Errorf("payments: %w", err)
-	}
-	defer db.Close()
-	h := NewServer(store{db}, cfg.Provider, tel, map[string]httpx.Check{"postgres": db.Ping})
-	return httpx.Serve(ctx, tel.Logger, "payments", cfg.Addr, h, nil)
-}
 
 type server struct {
 	store    store
@@ -52,17 +27,13 @@ type server struct {
 	refunds  metric.Int64Counter
 }
 
-// NewServer returns the payments HTTP API.
-func NewServer(st store, settings ProviderSettings, tel *telemetry.Telemetry, checks map[string]httpx.Check) http.Handler {
+func newServer(st store, p *provider, tel *telemetry.Telemetry) *server {
 	meter := tel.Meter(scope)
-	s := &server{store: st, provider: &provider{settings: settings}, tel: tel, tracer: tel.Tracer(scope)}
+	s := &server{store: st, provider: p, tel: tel, tracer: tel.Tracer(scope)}
 	s.charges, _ = meter.Int64Counter("shop.payments.charges",
 		metric.WithDescription("Charges decided, by outcome (succeeded, declined, error) and decline reason."))
 	s.refunds, _ = meter.Int64Counter("shop.payments.refunds", metric.WithDescription("Charges refunded."))
-	mux := http.NewServeMux()
-	s.routes(mux)
-	httpx.HandleHealth(mux, checks)
-	return tel.HTTPServer(httpx.Middleware(tel.Logger, mux))
+	return s
 }
 
 // Card is what a shopper pays with. It is never stored, logged or put on a span.
@@ -172,16 +143,16 @@ func (s *server) handleCharge() http.Handler {
 		}
 		id, _ := uuid.NewV7()
 		c := Charge{ID: id.String(), IdempotencyKey: req.IdempotencyKey, AmountCents: req.AmountCents, Currency: req.Currency,
-			Status: "succeeded", DeclineReason: reason, CardBrand: brand(req.Card.Number), CardLast4: req.Card.Number[len(req.Card.Number)-4:]}
+			Status: ChargeSucceeded, DeclineReason: reason, CardBrand: brand(req.Card.Number), CardLast4: req.Card.Number[len(req.Card.Number)-4:]}
 		if reason != "" {
-			c.Status = "declined"
+			c.Status = ChargeDeclined
 		}
 		stored, created, err := s.store.record(ctx, c)
 		if err != nil {
 			return err
 		}
 		if created {
-			s.charges.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", c.Status), attribute.String("reason", reasonOrNone(c.DeclineReason))))
+			s.charges.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", string(c.Status)), attribute.String("reason", reasonOrNone(c.DeclineReason))))
 			return s.answerCharge(w, r, req, stored, http.StatusCreated)
 		}
 		return s.answerCharge(w, r, req, stored, http.StatusOK)
@@ -213,7 +184,7 @@ func (s *server) answerCharge(w http.ResponseWriter, r *http.Request, req charge
 		return httpx.Conflict("idempotency_key_reused", "this idempotency key was used for a different charge")
 	}
 	trace.SpanFromContext(r.Context()).SetAttributes(
-		attribute.String("shop.payment.status", c.Status),
+		attribute.String("shop.payment.status", string(c.Status)),
 		attribute.Bool("shop.payment.replayed", status == http.StatusOK))
 	httpx.WriteJSON(w, status, c)
 	return nil
@@ -239,13 +210,15 @@ func (s *server) handleFindCharge() http.Handler {
 	})
 }
 
+var errChargeID = httpx.Invalid("id", "must be a charge id")
+
 func (s *server) handleGetCharge() http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := uuid.Parse(r.PathValue("id"))
-		if err != nil {
-			return httpx.Invalid("id", "must be a charge id")
+		id, ok := ids.UUID(r.PathValue("id"))
+		if !ok {
+			return errChargeID
 		}
-		c, err := s.store.byID(r.Context(), id.String())
+		c, err := s.store.byID(r.Context(), id)
 		if errors.Is(err, errNoCharge) {
 			return httpx.NotFound("charge")
 		}
@@ -259,19 +232,19 @@ func (s *server) handleGetCharge() http.Handler {
 
 func (s *server) handleRefund() http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := uuid.Parse(r.PathValue("id"))
-		if err != nil {
-			return httpx.Invalid("id", "must be a charge id")
+		id, ok := ids.UUID(r.PathValue("id"))
+		if !ok {
+			return errChargeID
 		}
 		ctx := r.Context()
-		c, err := s.store.byID(ctx, id.String())
+		c, err := s.store.byID(ctx, id)
 		if errors.Is(err, errNoCharge) {
 			return httpx.NotFound("charge")
 		}
 		if err != nil {
 			return err
 		}
-		if c.Status != "succeeded" {
+		if c.Status != ChargeSucceeded {
 			return httpx.Conflict("not_refundable", "only a succeeded charge can be refunded")
 		}
 		refundID, _ := uuid.NewV7()

@@ -17,16 +17,16 @@ var migrationFiles embed.FS
 // Charge is a payment attempt and its outcome. Only the card's brand and last four
 // digits are kept.
 type Charge struct {
-	ID             string    `json:"id"`
-	IdempotencyKey string    `json:"idempotency_key"`
-	AmountCents    int64     `json:"amount_cents"`
-	Currency       string    `json:"currency"`
-	Status         string    `json:"status"` // succeeded or declined
-	DeclineReason  string    `json:"decline_reason,omitempty"`
-	CardBrand      string    `json:"card_brand"`
-	CardLast4      string    `json:"card_last4"`
-	CreatedAt      time.Time `json:"created_at"`
-	Refunded       bool      `json:"refunded"`
+	ID             string       `json:"id"`
+	IdempotencyKey string       `json:"idempotency_key"`
+	AmountCents    int64        `json:"amount_cents"`
+	Currency       string       `json:"currency"`
+	Status         ChargeStatus `json:"status"`
+	DeclineReason  string       `json:"decline_reason,omitempty"`
+	CardBrand      string       `json:"card_brand"`
+	CardLast4      string       `json:"card_last4"`
+	CreatedAt      time.Time    `json:"created_at"`
+	Refunded       bool         `json:"refunded"`
 }
 
 // Refund is the return of a whole charge.
@@ -36,6 +36,15 @@ type Refund struct {
 	AmountCents int64     `json:"amount_cents"`
 	CreatedAt   time.Time `json:"created_at"`
 }
+
+// ChargeStatus is how a charge was decided.
+type ChargeStatus string
+
+// The outcomes of a charge.
+const (
+	ChargeSucceeded ChargeStatus = "succeeded"
+	ChargeDeclined  ChargeStatus = "declined"
+)
 
 var errNoCharge = errors.New("no such charge")
 

@@ -1,6 +1,3 @@
-// Package users owns shoppers' accounts: registration with bcrypt-hashed passwords,
-// login that issues a JWT, and the current user's profile. PostgreSQL database
-// shop_users.
 package users
 
 import (
@@ -21,36 +18,8 @@ import (
 
 	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
-	"github.com/otelshop/shop/internal/pg"
 	"github.com/otelshop/shop/telemetry"
 )
-
-const scope = "github.com/otelshop/shop/services/users"
-
-// Config is what the users service needs.
-type Config struct {
-	Addr        string
-	PostgresURL string
-	Database    string
-	JWTSecret   string
-	TokenTTL    time.Duration
-	BcryptCost  int
-}
-
-// Run serves the users API until ctx ends.
-func Run(ctx context.Context, cfg Config, tel *telemetry.Telemetry) error {
-	db, err := pg.Open(ctx, cfg.PostgresURL, cfg.Database, migrationFiles, tel)
-	if err != nil {
-		return fmt.Errorf("users: %w", err)
-	}
-	defer db.Close()
-	tokens, err := auth.NewTokens(cfg.JWTSecret, cfg.TokenTTL)
-	if err != nil {
-		return fmt.Errorf("users: %w", err)
-	}
-	h := NewServer(store{db}, tokens, cfg.BcryptCost, tel, map[string]httpx.Check{"postgres": db.Ping})
-	return httpx.Serve(ctx, tel.Logger, "users", cfg.Addr, h, nil)
-}
 
 type server struct {
 	store      store
@@ -66,17 +35,13 @@ type server struct {
 	dummyHash []byte
 }
 
-// NewServer returns the users HTTP API.
-func NewServer(st store, tokens *auth.Tokens, bcryptCost int, tel *telemetry.Telemetry, checks map[string]httpx.Check) http.Handler {
+func newServer(st store, tokens *auth.Tokens, bcryptCost int, tel *telemetry.Telemetry) *server {
 	meter := tel.Meter(scope)
 	s := &server{store: st, tokens: tokens, bcryptCost: bcryptCost, tel: tel, tracer: tel.Tracer(scope)}
 	s.registrations, _ = meter.Int64Counter("shop.users.registrations", metric.WithDescription("Accounts registered."))
 	s.logins, _ = meter.Int64Counter("shop.users.logins", metric.WithDescription("Login attempts, by outcome."))
 	s.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcryptCost)
-	mux := http.NewServeMux()
-	s.routes(mux)
-	httpx.HandleHealth(mux, checks)
-	return tel.HTTPServer(httpx.Middleware(tel.Logger, mux))
+	return s
 }
 
 type registerRequest struct {

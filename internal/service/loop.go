@@ -1,0 +1,23 @@
+package service
+
+import (
+	"context"
+	"time"
+)
+
+// Every calls work every interval until ctx ends, and also at once whenever
+// wake (when not nil) fires. The background jobs (outbox relay, expiry, sweeper,
+// readiness) all run this way; work decides itself what a pass does.
+func Every(ctx context.Context, interval time.Duration, wake <-chan struct{}, work func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+		work(ctx)
+	}
+}
