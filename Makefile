@@ -1,6 +1,6 @@
 # The shop's developer commands. `make test` is what CI runs (.ci/run).
 
-.PHONY: test vet build run bench proto help
+.PHONY: test vet build run bench soak proto help
 
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 
@@ -20,6 +20,9 @@ run: build ## run the whole shop in one process against local PostgreSQL, Redis 
 
 bench: ## the Go benchmarks (instrumentation overhead, load generator)
 	go test -run '^$$' -bench . -benchmem ./telemetry/ ./loadtest/...
+
+soak: tools ## measure every process's memory unconstrained, ten minutes of load (the figures behind compose.yaml's limits)
+	E2E_MEMORY=measure E2E_LOAD_DURATION=10m go test -count=1 -timeout 40m -run 'TestMemory|TestFigures' -v ./e2e/
 
 proto: ## regenerate the inventory gRPC code (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
 	go generate ./services/inventory/inventorypb

@@ -3,7 +3,7 @@ package dashboards
 import "github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
 // LoadTest follows a run of `shop loadgen` live: its own metrics
-// (loadtest/metrics.go), latency measured from each request's intended start,
+// (loadtest/internal/metrics/metrics.go), latency measured from each request's intended start,
 // errors by kind, missed starts and sessions, next to the gateway's view.
 func LoadTest() *dashboard.DashboardBuilder {
 	lg := `service_name="loadgen"`

@@ -1,10 +1,13 @@
 package dashboards
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -22,8 +25,9 @@ type ProvisionedDatasource struct {
 	JSONData map[string]any `yaml:"jsonData"`
 }
 
-// LinkedUIDs lists every datasourceUid that d's cross-signal links name
-// (exemplars, traces to logs/profiles/metrics, derived fields), at any depth.
+// LinkedUIDs lists every datasource that d's cross-signal links name
+// (exemplars, traces to logs/metrics, derived fields), at any depth: by
+// datasourceUid, or as the data source of an Explore URL (`url: /explore?...`).
 func (d ProvisionedDatasource) LinkedUIDs() []string {
 	var uids []string
 	var walk func(v any)
@@ -32,6 +36,9 @@ func (d ProvisionedDatasource) LinkedUIDs() []string {
 		case map[string]any:
 			if uid, ok := v["datasourceUid"].(string); ok {
 				uids = append(uids, uid)
+			}
+			if link, ok := v["url"].(string); ok {
+				uids = append(uids, exploreDatasources(link)...)
 			}
 			for _, k := range slices.Sorted(maps.Keys(v)) {
 				walk(v[k])
@@ -43,6 +50,27 @@ func (d ProvisionedDatasource) LinkedUIDs() []string {
 		}
 	}
 	walk(d.JSONData)
+	return uids
+}
+
+// exploreDatasources returns the data sources an Explore URL's panes open, or
+// the whole URL when it is an Explore URL whose panes do not parse (so that the
+// check naming them as unprovisioned fails loudly).
+func exploreDatasources(link string) []string {
+	u, err := url.Parse(strings.ReplaceAll(link, "$$", "$"))
+	if err != nil || u.Path != "/explore" {
+		return nil
+	}
+	var panes map[string]struct {
+		Datasource string `json:"datasource"`
+	}
+	if err := json.Unmarshal([]byte(u.Query().Get("panes")), &panes); err != nil || len(panes) == 0 {
+		return []string{link}
+	}
+	var uids []string
+	for _, k := range slices.Sorted(maps.Keys(panes)) {
+		uids = append(uids, panes[k].Datasource)
+	}
 	return uids
 }
 

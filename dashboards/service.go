@@ -51,9 +51,11 @@ func Service() *dashboard.DashboardBuilder {
 		timeseries("Server errors by route (5xx, gRPC faults)", "reqps", q(orZero(routeErrorRate(svc)), "{{route}}")),
 		timeseries("p95 latency by route", "s", q(routeQuantile(0.95, svc), "{{route}}")),
 		timeseries("p99 latency by route", "s", q(routeQuantile(0.99, svc), "{{route}}")),
-		heatmap("Latency heatmap (exemplars open the trace)", "s", q(
+		heatmap("Latency heatmap (exemplars open the trace and the flame graph)", "s", q(
 			"sum by (le) (rate("+sel(httpServer+"_bucket", svc)+"[$__rate_interval])) or sum by (le) (rate("+sel(rpcServer+"_bucket", svc)+"[$__rate_interval]))", "")).
-			Description("Server request duration buckets. The dots are exemplars: requests recorded inside a sampled span; click one for its trace in Jaeger."),
+			Description("Server request duration buckets. The dots are exemplars: requests recorded inside a sampled span. "+
+				"Click one of the slowest (top) for its trace in Jaeger, or for the CPU flame graph of exactly that request "+
+				"(its span is the process's local root, whose CPU samples carry its span id)."),
 		timeseries("Responses by status code", "reqps",
 			q(rate("http_response_status_code", sel(httpServer+"_count", svc))+" or "+rate("rpc_response_status_code", sel(rpcServer+"_count", svc)),
 				"{{http_response_status_code}}{{rpc_response_status_code}}")),

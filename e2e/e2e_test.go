@@ -7,8 +7,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -174,11 +172,11 @@ func run(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("build the shop: %v\n%s", err, out)
 	}
 
-	pyroscope := &fakeT{}
-	platform.Pyroscope = shoptest.StartFakePyroscope(pyroscope)
-	defer pyroscope.cleanup()
+	var stopPyroscope func()
+	platform.Pyroscope, stopPyroscope = shoptest.NewFakePyroscope()
+	defer stopPyroscope()
 
-	prefix := "e2e" + randomHex(3)
+	prefix := "e2e" + shoptest.RandomHex(3)
 	common := []string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + localstack.CollectorOTLPGRPC,
 		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
@@ -273,25 +271,5 @@ func waitFirstTrace(ctx context.Context) (time.Duration, error) {
 			return 0, fmt.Errorf("no gateway trace in Jaeger: %w", ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
-	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// fakeT lets the test helpers that want a testing.TB run in TestMain.
-type fakeT struct {
-	testing.TB
-	cleanups []func()
-}
-
-func (f *fakeT) Cleanup(fn func()) { f.cleanups = append(f.cleanups, fn) }
-func (f *fakeT) Helper()           {}
-func (f *fakeT) cleanup() {
-	for i := len(f.cleanups) - 1; i >= 0; i-- {
-		f.cleanups[i]()
 	}
 }

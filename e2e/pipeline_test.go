@@ -332,9 +332,9 @@ func TestFigures_DelaysAndMemory(t *testing.T) {
 	if got := query(t, countQuery); len(got) == 1 {
 		before = got[0].float()
 	}
-	traceID := randomHex(16)
+	traceID := shoptest.RandomHex(16)
 	req, _ := http.NewRequest("GET", platform.GatewayURL+"/api/products/SKU-00042", nil)
-	req.Header.Set("traceparent", "00-"+traceID+"-"+randomHex(8)+"-01")
+	req.Header.Set("traceparent", "00-"+traceID+"-"+shoptest.RandomHex(8)+"-01")
 	sent := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -10,31 +10,37 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net/url"
+	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/otelshop/shop/loadtest/internal/gateway"
+	"github.com/otelshop/shop/loadtest/internal/schedule"
+	"github.com/otelshop/shop/loadtest/internal/shopper"
+	"github.com/otelshop/shop/loadtest/internal/thresholds"
 )
 
 // config is every setting of a run, parsed and validated once before any request.
 type config struct {
-	target  *url.URL // base URL of the gateway
-	single  *url.URL // -url: one GET instead of the shop scenarios
-	mode    string   // "open" or "closed"
-	arrival string   // open model: "sessions" or "requests"
-	profile profile  // arrivals/s (open) or virtual users (closed)
+	target  *url.URL         // base URL of the gateway
+	single  *url.URL         // -url: one GET instead of the shop scenarios
+	mode    string           // "open" or "closed"
+	arrival string           // open model: "sessions" or "requests"
+	profile schedule.Profile // arrivals/s (open) or virtual users (closed)
 	poisson bool
 
 	maxConcurrency int
-	think          thinkTime
+	think          shopper.Think
 	timeout        time.Duration
 	grace          time.Duration
-	mix            []weighted
+	mix            shopper.Mix // one "url" scenario with -url
 	zipfS          float64
 	maxProducts    int
 	seed           uint64
 
-	thresholds  []threshold
+	endpoints   []gateway.Endpoint // every endpoint the run can call
+	thresholds  []thresholds.Threshold
 	abortOnFail bool
 
 	jsonPath    string
@@ -45,13 +51,6 @@ type config struct {
 	topN        int
 	progress    bool // a live line on stdout: only on a terminal and outside CI
 }
-
-const (
-	modeOpen        = "open"
-	modeClosed      = "closed"
-	arrivalSessions = "sessions"
-	arrivalRequests = "requests"
-)
 
 // flagValues are the raw flag values; parseConfig turns them into a config.
 type flagValues struct {
@@ -84,8 +83,8 @@ func newFlagSet(v *flagValues, getenv func(string) string) *flag.FlagSet {
 	}
 	fs.StringVar(&v.target, "target", target, "base URL of the gateway (env LOADGEN_TARGET)")
 	fs.StringVar(&v.single, "url", "", "GET this one URL instead of running the shop scenarios (calibration, tool comparisons)")
-	fs.StringVar(&v.mode, "mode", modeOpen, "open (arrival rate) or closed (looping virtual users)")
-	fs.StringVar(&v.arrival, "arrival", arrivalSessions, "open model: the `kind` of arrival -rate counts, sessions (new shoppers) or requests (the next request of a waiting session)")
+	fs.StringVar(&v.mode, "mode", schedule.ModeOpen, "open (arrival rate) or closed (looping virtual users)")
+	fs.StringVar(&v.arrival, "arrival", schedule.ArrivalSessions, "open model: the `kind` of arrival -rate counts, sessions (new shoppers) or requests (the next request of a waiting session)")
 	fs.Float64Var(&v.rate, "rate", 10, "open model: constant arrivals per second (with -duration; or use -stages)")
 	fs.IntVar(&v.vus, "vus", 10, "closed model: virtual users (with -duration; or use -stages)")
 	fs.DurationVar(&v.duration, "duration", 30*time.Second, "run length for a constant -rate or -vus")
@@ -95,7 +94,7 @@ func newFlagSet(v *flagValues, getenv func(string) string) *flag.FlagSet {
 	fs.StringVar(&v.think, "think", "500ms-2s", "think time between a session's requests: `DURATION` or MIN-MAX (0 for none)")
 	fs.DurationVar(&v.timeout, "timeout", 10*time.Second, "timeout of each request")
 	fs.DurationVar(&v.grace, "grace", 5*time.Second, "how long sessions in progress may go on after the last arrival before they are cut off")
-	fs.StringVar(&v.mix, "mix", defaultMix(), "scenario `weights`, name=weight,…; scenarios left out do not run")
+	fs.StringVar(&v.mix, "mix", shopper.DefaultMix(), "scenario `weights`, name=weight,…; scenarios left out do not run")
 	fs.Float64Var(&v.zipfS, "zipf-s", 1.1, "skew of product popularity (Zipf s, > 1; higher is more skewed)")
 	fs.IntVar(&v.maxProducts, "max-products", 10000, "how many product ids to discover before the run")
 	fs.Uint64Var(&v.seed, "seed", 0, "random seed for reproducible sessions (0 picks one and reports it)")
@@ -115,9 +114,7 @@ func printUsage(w io.Writer) {
 	fs := newFlagSet(&v, func(string) string { return "" })
 	fs.SetOutput(w)
 	fmt.Fprintf(w, "Usage: shop loadgen [flags]\n\nGenerates shopper traffic against the gateway and reports latency from each request's intended start.\n\nScenarios:\n")
-	for _, s := range scenarios {
-		fmt.Fprintf(w, "  %-9s %s\n", s.name, s.about)
-	}
+	shopper.Describe(func(name, about string) { fmt.Fprintf(w, "  %-9s %s\n", name, about) })
 	fmt.Fprintf(w, "\nFlags:\n")
 	fs.PrintDefaults()
 	fmt.Fprintf(w, "\nExit codes: 0 ok, %d run failed, %d invalid flags, %d threshold broken, %d interrupted.\n",
@@ -163,14 +160,14 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (c
 	var err error
 
 	switch cfg.mode {
-	case modeOpen:
+	case schedule.ModeOpen:
 		if set["vus"] {
 			return cfg, fmt.Errorf("-vus is for -mode closed; the open model takes -rate or -stages")
 		}
-		if cfg.arrival != arrivalSessions && cfg.arrival != arrivalRequests {
+		if cfg.arrival != schedule.ArrivalSessions && cfg.arrival != schedule.ArrivalRequests {
 			return cfg, fmt.Errorf("-arrival %q: want sessions or requests", cfg.arrival)
 		}
-	case modeClosed:
+	case schedule.ModeClosed:
 		for _, f := range []string{"rate", "arrival", "poisson", "max-concurrency"} {
 			if set[f] {
 				return cfg, fmt.Errorf("-%s is for -mode open; the closed model takes -vus or -stages", f)
@@ -184,12 +181,12 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (c
 		if set["duration"] || set["rate"] || set["vus"] {
 			return cfg, fmt.Errorf("-stages replaces -duration, -rate and -vus; give one or the other")
 		}
-		if cfg.profile, err = parseStages(v.stages); err != nil {
+		if cfg.profile, err = schedule.ParseStages(v.stages); err != nil {
 			return cfg, fmt.Errorf("-stages: %w", err)
 		}
 	} else {
 		level := v.rate
-		if cfg.mode == modeClosed {
+		if cfg.mode == schedule.ModeClosed {
 			level = float64(v.vus)
 		}
 		if v.duration <= 0 {
@@ -198,16 +195,16 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (c
 		if level <= 0 || math.IsNaN(level) || math.IsInf(level, 0) {
 			return cfg, fmt.Errorf("-rate/-vus must be positive, got %g", level)
 		}
-		cfg.profile = profile{{duration: v.duration, from: level, to: level}}
+		cfg.profile = schedule.Constant(v.duration, level)
 	}
-	if cfg.mode == modeClosed && cfg.profile.peak() > maxVirtualUsers {
-		return cfg, fmt.Errorf("the closed model is capped at %d virtual users, stages ask for %g", maxVirtualUsers, cfg.profile.peak())
+	if cfg.mode == schedule.ModeClosed && cfg.profile.Peak() > maxVirtualUsers {
+		return cfg, fmt.Errorf("the closed model is capped at %d virtual users, stages ask for %g", maxVirtualUsers, cfg.profile.Peak())
 	}
 
 	if cfg.maxConcurrency <= 0 {
 		return cfg, fmt.Errorf("-max-concurrency must be positive, got %d", cfg.maxConcurrency)
 	}
-	if cfg.think, err = parseThink(v.think); err != nil {
+	if cfg.think, err = shopper.ParseThink(v.think); err != nil {
 		return cfg, fmt.Errorf("-think: %w", err)
 	}
 	if cfg.timeout <= 0 {
@@ -229,7 +226,7 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (c
 	if cfg.target, err = parseBaseURL(v.target); err != nil {
 		return cfg, fmt.Errorf("-target: %w", err)
 	}
-	endpoints := gatewayEndpointNames()
+	cfg.endpoints = gateway.Endpoints()
 	if v.single != "" {
 		if set["mix"] {
 			return cfg, fmt.Errorf("-url and -mix exclude each other: -url replaces the scenarios")
@@ -237,17 +234,19 @@ func parseConfig(args []string, getenv func(string) string, stdout io.Writer) (c
 		if cfg.single, err = parseBaseURL(v.single); err != nil {
 			return cfg, fmt.Errorf("-url: %w", err)
 		}
-		endpoints = []string{singleEndpoint(cfg.single).String()}
-	} else if cfg.mix, err = parseMix(v.mix); err != nil {
+		ep := gateway.URLEndpoint(cfg.single)
+		cfg.endpoints = []gateway.Endpoint{ep}
+		cfg.mix = shopper.URLMix(ep, cfg.single.RawQuery)
+	} else if cfg.mix, err = shopper.ParseMix(v.mix); err != nil {
 		return cfg, fmt.Errorf("-mix: %w", err)
 	}
 
 	for _, expr := range v.thresholds {
-		t, err := parseThreshold(expr, endpoints)
+		t, err := thresholds.Parse(expr, gateway.Names(cfg.endpoints))
 		if err != nil {
 			return cfg, err
 		}
-		if t.metric == "missed" && cfg.mode == modeClosed {
+		if t.Metric() == "missed" && cfg.mode == schedule.ModeClosed {
 			return cfg, fmt.Errorf("threshold %q: the closed model has no schedule to miss", expr)
 		}
 		cfg.thresholds = append(cfg.thresholds, t)
@@ -289,102 +288,20 @@ func parseBaseURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
+// newRunID names a run by its start and a random suffix, unrelated to -seed on purpose:
+// two runs with the same seed are still two runs.
 func newRunID(now time.Time) string {
-	return now.UTC().Format("20060102T150405") + "-" + cryptoHex(3)
-}
-
-// cryptoHex is n random bytes in hex, unrelated to -seed on purpose: it names things
-// that must differ between runs even when the seed repeats.
-func cryptoHex(n int) string {
-	b := make([]byte, n)
+	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
 }
 
-// thinkTime is the pause between a session's requests, drawn uniformly from [min, max].
-type thinkTime struct{ min, max time.Duration }
-
-func parseThink(s string) (thinkTime, error) {
-	lo, hi, isRange := strings.Cut(strings.TrimSpace(s), "-")
-	minD, err := parseThinkDuration(lo)
-	if err != nil {
-		return thinkTime{}, err
+// isTerminal reports whether w is a character device, i.e. a person is watching.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
 	}
-	maxD := minD
-	if isRange {
-		if maxD, err = parseThinkDuration(hi); err != nil {
-			return thinkTime{}, err
-		}
-	}
-	if maxD < minD {
-		return thinkTime{}, fmt.Errorf("%q: the maximum is below the minimum", s)
-	}
-	return thinkTime{min: minD, max: maxD}, nil
-}
-
-func parseThinkDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "0" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q: %w", s, err)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q is negative", s)
-	}
-	return d, nil
-}
-
-func (t thinkTime) draw(r *mrand.Rand) time.Duration {
-	if t.max <= t.min {
-		return t.min
-	}
-	return t.min + time.Duration(r.Int64N(int64(t.max-t.min)+1))
-}
-
-func (t thinkTime) String() string {
-	if t.min == t.max {
-		return t.min.String()
-	}
-	return t.min.String() + "-" + t.max.String()
-}
-
-// parseMix reads "browse=40,search=15,…".
-func parseMix(s string) ([]weighted, error) {
-	var out []weighted
-	var total float64
-	seen := map[string]bool{}
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		name, w, ok := strings.Cut(part, "=")
-		name = strings.TrimSpace(name)
-		if !ok {
-			return nil, fmt.Errorf("%q: want name=weight", part)
-		}
-		sc := scenarioNamed(name)
-		if sc == nil {
-			return nil, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(scenarioNames(), ", "))
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("scenario %q given twice", name)
-		}
-		seen[name] = true
-		weight, err := strconv.ParseFloat(strings.TrimSpace(w), 64)
-		if err != nil || weight < 0 || math.IsNaN(weight) || math.IsInf(weight, 0) {
-			return nil, fmt.Errorf("%q: weight must be a non-negative number", part)
-		}
-		if weight > 0 {
-			out = append(out, weighted{scenario: sc, weight: weight})
-			total += weight
-		}
-	}
-	if total == 0 {
-		return nil, fmt.Errorf("no scenario has a positive weight")
-	}
-	return out, nil
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -6,8 +6,11 @@
 // slowest requests link to their traces in Jaeger.
 //
 // The generator is itself instrumented: every request is a client span carrying W3C
-// trace context and baggage that marks it synthetic, and its own metrics go both to the
-// injected OpenTelemetry MeterProvider and to a client_golang registry.
+// trace context and baggage that marks it synthetic, and its own metrics are one set of
+// OpenTelemetry instruments on the injected MeterProvider, served on -metrics-addr
+// through the Prometheus exporter among that provider's readers.
 //
-// Entry point: Main. Everything else is unexported on purpose; the flags are the API.
+// This package parses the flags and wires one run together; the parts live under
+// internal/ (see README.md, "Where things are"). Entry point: Main. Everything else is
+// unexported on purpose; the flags are the API.
 package loadtest

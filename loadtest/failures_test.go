@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/otelshop/shop/loadtest/internal/gateway"
+	"github.com/otelshop/shop/loadtest/internal/gatewaytest"
 )
 
 // closedPort returns a loopback address nothing listens on.
@@ -38,7 +41,7 @@ func TestTargetDown_CountsConnectionRefused_EndsOnTime(t *testing.T) {
 		t.Errorf("discovery failure not reported:\n%s", res.stderr)
 	}
 	s := res.sum
-	if s.Requests < 30 || s.ErrorsByKind[outcomeRefused] != s.Requests {
+	if s.Requests < 30 || s.ErrorsByKind[gateway.OutcomeRefused] != s.Requests {
 		t.Errorf("requests %d, errors by kind %v: want all connection_refused", s.Requests, s.ErrorsByKind)
 	}
 	// Sessions fail at their first request; they are not completed.
@@ -70,7 +73,7 @@ func TestHangingTarget_CountsTimeouts_NothingHangs(t *testing.T) {
 		"-url", srv.URL+"/slow", "-rate", "20", "-duration", "1s", "-think", "0",
 		"-timeout", "300ms", "-grace", "500ms")
 	s := res.sum
-	if s.ErrorsByKind[outcomeTimeout] < 15 || s.Errors != s.Requests {
+	if s.ErrorsByKind[gateway.OutcomeTimeout] < 15 || s.Errors != s.Requests {
 		t.Errorf("errors by kind %v of %d requests, want timeouts", s.ErrorsByKind, s.Requests)
 	}
 	if s.Latency.Min < 300 {
@@ -105,7 +108,7 @@ func TestHTTPErrors_CountedByKindAndEndpoint(t *testing.T) {
 		t.Fatalf("exit %d (%v), want %d", code, res.err, ExitThresholds)
 	}
 	ep := res.endpoint(t, "GET /x/")
-	if ep.ErrorsByKind[outcomeHTTP5xx] != 25 || ep.ErrorsByKind[outcomeHTTP4xx] != 25 || ep.Requests != 100 {
+	if ep.ErrorsByKind[gateway.OutcomeHTTP5xx] != 25 || ep.ErrorsByKind[gateway.OutcomeHTTP4xx] != 25 || ep.Requests != 100 {
 		t.Errorf("endpoint %+v, want 25 http_5xx and 25 http_4xx of 100", ep)
 	}
 	if ep.StatusClasses["2xx"] != 50 || ep.StatusClasses["5xx"] != 25 || ep.StatusClasses["4xx"] != 25 {
@@ -118,8 +121,7 @@ func TestHTTPErrors_CountedByKindAndEndpoint(t *testing.T) {
 
 // Ctrl-C: the run stops, reports what ran, and exits with the interrupt code.
 func TestInterrupt_ReportsWhatRan(t *testing.T) {
-	fake := newFakeGateway("test-interrupt", 30)
-	srv := httptest.NewServer(fake.handler())
+	srv := httptest.NewServer(gatewaytest.New("test-interrupt", 30).Handler())
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(700*time.Millisecond, cancel)

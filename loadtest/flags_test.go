@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/otelshop/shop/loadtest/internal/shopper"
 )
 
 // Bad input fails before any request, with a usage exit code and a message naming the
@@ -121,7 +123,7 @@ func TestParseConfig_DefaultsFromEnvironment(t *testing.T) {
 	if cfg.progress {
 		t.Error("progress line on a non-terminal")
 	}
-	if len(cfg.mix) != len(scenarios) || cfg.seed == 0 || cfg.runID == "" {
+	if len(cfg.mix) != len(shopper.Scenarios()) || cfg.seed == 0 || cfg.runID == "" {
 		t.Errorf("mix %d scenarios, seed %d, run id %q", len(cfg.mix), cfg.seed, cfg.runID)
 	}
 }

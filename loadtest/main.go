@@ -21,19 +21,25 @@ import (
 // generator also runs with no telemetry wired at all.
 type Telemetry struct {
 	TracerProvider trace.TracerProvider
-	MeterProvider  metric.MeterProvider
+	// MeterProvider receives the generator's metrics (internal/metrics).
+	MeterProvider metric.MeterProvider
 	// Propagator injects trace context and baggage into every request. Baggage is added
 	// when the given propagator does not carry it, because marking traffic synthetic is
 	// not optional.
 	Propagator propagation.TextMapPropagator
-	// Registry receives the generator's client_golang collectors (served on
-	// -metrics-addr when set).
+	// Registry is what -metrics-addr serves. The generator's metrics are on it when
+	// MeterProvider has an OpenTelemetry Prometheus exporter registered on Registry
+	// among its readers; with no MeterProvider (nil or a no-op), the generator makes one
+	// that has, for the length of the run, when -metrics-addr is set.
 	Registry *prometheus.Registry
 
 	// traced says the tracer or the meter provider records, so requests go through
 	// otelhttp. With both no-ops, otelhttp would only make non-recording spans and no-op
-	// measurements; the propagator's headers are then computed once (see newClient).
+	// measurements; the propagator's headers are then computed once (see
+	// gateway.NewClient).
 	traced bool
+	// metered says MeterProvider records.
+	metered bool
 }
 
 func (t Telemetry) withDefaults() Telemetry {
@@ -55,6 +61,7 @@ func (t Telemetry) withDefaults() Telemetry {
 	_, noTraces := t.TracerProvider.(tracenoop.TracerProvider)
 	_, noMetrics := t.MeterProvider.(metricnoop.MeterProvider)
 	t.traced = !noTraces || !noMetrics
+	t.metered = !noMetrics
 	return t
 }
 

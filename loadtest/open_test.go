@@ -35,7 +35,7 @@ func TestOpenModel_SlowTargetSmallCap_CountsMissedStarts(t *testing.T) {
 	var inFlight, peak atomic.Int64
 	srv := slowServer(t, 200*time.Millisecond, &inFlight, &peak)
 
-	res := runMain(t, context.Background(), Telemetry{},
+	res := runMain(t, context.Background(), prometheusTelemetry(t),
 		"-url", srv.URL+"/", "-rate", "50", "-duration", "2s", "-think", "0",
 		"-max-concurrency", "2", "-threshold", "missed<1%")
 

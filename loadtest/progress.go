@@ -4,29 +4,33 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/otelshop/shop/loadtest/internal/format"
+	"github.com/otelshop/shop/loadtest/internal/schedule"
+	"github.com/otelshop/shop/loadtest/internal/stats"
 )
 
 // showProgress rewrites one status line every second until done is closed. Only used on
 // a terminal outside CI, where carriage returns are understood and nobody parses stdout.
-func (r *runner) showProgress(w io.Writer, done <-chan struct{}) {
+func showProgress(w io.Writer, rec *stats.Recorder, cfg config, done <-chan struct{}) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var last int64
-	total := r.cfg.profile.duration()
+	total := cfg.profile.Duration()
 	for {
 		select {
 		case <-done:
 			return
 		case <-tick.C:
 		}
-		l := r.rec.live()
+		l := rec.Live()
 		line := fmt.Sprintf("%s/%s  %.1f req/s  p50 %s  p99 %s  errors %s",
-			l.elapsed.Round(time.Second), total, float64(l.requests-last), fmtDuration(l.p50), fmtDuration(l.p99), fmtPercent(ratio(l.failed, l.requests)))
-		if r.cfg.mode == modeOpen {
-			line += fmt.Sprintf("  missed %d", l.missed)
+			l.Elapsed.Round(time.Second), total, float64(l.Requests-last), format.Duration(l.P50), format.Duration(l.P99), format.Percent(stats.Ratio(l.Failed, l.Requests)))
+		if cfg.mode == schedule.ModeOpen {
+			line += fmt.Sprintf("  missed %d", l.Missed)
 		}
-		line += fmt.Sprintf("  active %d", r.live.Load())
-		last = l.requests
+		line += fmt.Sprintf("  active %d", l.Active)
+		last = l.Requests
 		fmt.Fprint(w, "\r\x1b[K"+line)
 	}
 }

@@ -10,10 +10,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/otelshop/shop/loadtest/internal/gatewaytest"
+	"github.com/otelshop/shop/loadtest/internal/report"
 )
 
 // The reports of a real run: the HTML is self-contained, draws its charts and links
@@ -21,8 +23,7 @@ import (
 // the spans carry.
 func TestReports_HTMLLinksTraces_JSONParses(t *testing.T) {
 	const runID = "test-reports"
-	fake := newFakeGateway(runID, 60)
-	srv := httptest.NewServer(fake.handler())
+	srv := httptest.NewServer(gatewaytest.New(runID, 60).Handler())
 	t.Cleanup(srv.Close)
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
@@ -53,7 +54,7 @@ func TestReports_HTMLLinksTraces_JSONParses(t *testing.T) {
 			t.Errorf("JSON lacks %q", key)
 		}
 	}
-	var s summary
+	var s report.Summary
 	if err := json.Unmarshal(raw, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -96,94 +97,5 @@ func TestReports_HTMLLinksTraces_JSONParses(t *testing.T) {
 	}
 	if n := strings.Count(html, "<polyline"); n < 3 {
 		t.Errorf("%d chart lines drawn, want throughput and latency series", n)
-	}
-}
-
-func TestHTML_EscapesAndMarksFailures(t *testing.T) {
-	s := &summary{
-		RunID: "x", Mode: modeOpen, Arrival: arrivalSessions, StartedAt: time.Now(),
-		Requests: 3, Errors: 3, ErrorRatio: 1,
-		ErrorsByKind: map[string]int64{outcomeHTTP5xx: 3},
-		Endpoints: []endpointSummary{{
-			Name: "GET /<script>alert(1)</script>", Requests: 3, Errors: 3,
-			ErrorsByKind: map[string]int64{outcomeHTTP5xx: 3}, StatusClasses: map[string]int64{"5xx": 3},
-		}},
-		Timeline:   timelineSummary{BucketSec: 1, Points: []timelinePoint{{T: 0, Requests: 3, Errors: 3, RPS: 3}}},
-		Thresholds: []thresholdResult{{Expr: "errors<1%", Actual: "100%"}},
-		Slowest:    []slowSummary{{Endpoint: "GET /x", LatencyMS: 12, TraceID: "abc"}},
-	}
-	var b bytes.Buffer
-	if err := writeHTML(&b, s); err != nil {
-		t.Fatal(err)
-	}
-	html := b.String()
-	if strings.Contains(html, "<script>") {
-		t.Error("an endpoint name reached the page unescaped")
-	}
-	if !strings.Contains(html, `class="verdict bad"`) || !strings.Contains(html, "FAIL") {
-		t.Error("failed threshold not marked")
-	}
-	if !strings.Contains(html, "(not sampled)") {
-		t.Error("an unsampled trace id should be shown without a link")
-	}
-}
-
-func TestText_Summary(t *testing.T) {
-	var b bytes.Buffer
-	s := &summary{RunID: "r1", Target: "http://127.0.0.1:8080", Mode: modeOpen, Arrival: arrivalSessions,
-		Requests: 10, Scheduled: 12, MissedStarts: 2, MissedRatio: 2.0 / 12,
-		Latency:    latencyStats{Count: 10, P50: 5, P99: 120},
-		Endpoints:  []endpointSummary{{Name: "GET /api/products", Requests: 10, Latency: latencyStats{Count: 10, P50: 5, P99: 120}}},
-		Thresholds: []thresholdResult{{Expr: "p99<100ms", Actual: "120ms"}},
-	}
-	if err := writeText(&b, s); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"FAILED (1 of 1 thresholds broken)", "missed starts 2 of 12 arrivals (16.67%)", "GET /api/products", "FAIL p99<100ms", "120ms"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("text summary lacks %q:\n%s", want, b.String())
-		}
-	}
-}
-
-// A run far longer than planned keeps a fixed number of buckets and loses no counts.
-func TestTimeline_LongRun_StaysBounded(t *testing.T) {
-	tl := newTimeline(10 * time.Second)
-	var total int64
-	for s := 0; s < 4*3600; s++ {
-		b := tl.at(time.Duration(s) * time.Second)
-		b.requests++
-		if b.latency == nil {
-			b.latency = newBucketHistogram()
-		}
-		_ = b.latency.RecordValue(1000)
-		total++
-	}
-	if len(tl.buckets) > maxBuckets {
-		t.Fatalf("%d buckets, budget %d", len(tl.buckets), maxBuckets)
-	}
-	var sum, hist int64
-	for _, b := range tl.buckets {
-		sum += b.requests
-		if b.latency != nil {
-			hist += b.latency.TotalCount()
-		}
-	}
-	if sum != total || hist != total {
-		t.Errorf("counted %d requests, %d latencies, want %d", sum, hist, total)
-	}
-	if tl.width < time.Minute {
-		t.Errorf("bucket width %s after a 4h run", tl.width)
-	}
-}
-
-func TestSlowest_KeepsTheTopN(t *testing.T) {
-	s := newSlowest(3)
-	for _, ms := range []int{5, 1, 9, 3, 7, 2, 8} {
-		s.offer(slowRequest{Latency: time.Duration(ms) * time.Millisecond})
-	}
-	got := s.sorted()
-	if len(got) != 3 || got[0].Latency != 9*time.Millisecond || got[1].Latency != 8*time.Millisecond || got[2].Latency != 7*time.Millisecond {
-		t.Errorf("kept %v", got)
 	}
 }

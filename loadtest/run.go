@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"time"
+	"strings"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/otelshop/shop/loadtest/internal/format"
+	"github.com/otelshop/shop/loadtest/internal/gateway"
+	"github.com/otelshop/shop/loadtest/internal/metrics"
+	"github.com/otelshop/shop/loadtest/internal/report"
+	"github.com/otelshop/shop/loadtest/internal/schedule"
+	"github.com/otelshop/shop/loadtest/internal/shopper"
+	"github.com/otelshop/shop/loadtest/internal/thresholds"
 )
 
 // run carries out a validated configuration: set-up, the run, the reports, and the
@@ -22,26 +26,36 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer, tel Telemetr
 	}
 	defer func() { err = errors.Join(err, out.close()) }()
 
-	inst, err := newInstruments(tel)
-	if err != nil {
-		return fmt.Errorf("loadgen: %w", err)
-	}
+	meters := tel.MeterProvider
 	if cfg.metricsAddr != "" {
-		stopMetrics, err := serveMetrics(cfg.metricsAddr, tel, stderr)
+		if !tel.metered {
+			mp, err := metrics.PrometheusMeterProvider(tel.Registry)
+			if err != nil {
+				return fmt.Errorf("loadgen: %w", err)
+			}
+			defer func() { _ = mp.Shutdown(context.Background()) }()
+			meters = mp
+		}
+		stopMetrics, err := metrics.Serve(cfg.metricsAddr, tel.Registry, stderr)
 		if err != nil {
 			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("loadgen: -metrics-addr: %w", err)}
 		}
 		defer stopMetrics()
 	}
-	r, err := newRunner(ctx, cfg, tel, inst)
+	inst, err := metrics.New(ctx, meters, cfg.endpoints, cfg.mix.Names())
 	if err != nil {
 		return fmt.Errorf("loadgen: %w", err)
 	}
-	defer r.client.close()
+	client, err := newClient(ctx, cfg, tel)
+	if err != nil {
+		return fmt.Errorf("loadgen: %w", err)
+	}
+	defer client.Close()
 
-	fmt.Fprintf(stderr, "loadgen: run %s against %s, %s model, %s, seed %d\n", cfg.runID, r.client.base, cfg.mode, describeLoad(cfg), cfg.seed)
+	fmt.Fprintf(stderr, "loadgen: run %s against %s, %s model, %s, seed %d\n", cfg.runID, client.Base(), cfg.mode, describeLoad(cfg), cfg.seed)
+	catalog := shopper.NewCatalog(cfg.maxProducts)
 	if cfg.single == nil {
-		derr := r.discover(ctx)
+		discovered, derr := shopper.Discover(ctx, client, cfg.seed, cfg.maxProducts)
 		switch {
 		case ctx.Err() != nil:
 			return &ExitError{Code: ExitInterrupted, Err: errors.New("loadgen: interrupted during product discovery")}
@@ -50,27 +64,60 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer, tel Telemetr
 			// thresholds); sessions pick up product ids from listings if it recovers.
 			fmt.Fprintf(stderr, "loadgen: warning: product discovery failed: %v\n", derr)
 		default:
-			fmt.Fprintf(stderr, "loadgen: discovered %d products in %d categories\n", len(r.catalog.snapshot()), len(r.catalog.categoryNames()))
+			fmt.Fprintf(stderr, "loadgen: discovered %d products in %d categories\n", len(discovered.Products()), len(discovered.Categories()))
 		}
+		catalog = discovered
 	}
 
-	aborted := r.execute(ctx, stdout)
+	rec, aborted := execute(ctx, cfg, client, inst, catalog, stdout)
 
-	results, passed := checkThresholds(cfg.thresholds, r.rec)
-	sum := r.summary(results, ctx.Err() != nil, aborted)
+	results, passed := thresholds.Check(cfg.thresholds, rec)
+	sum := report.New(report.Run{
+		RunID:     cfg.runID,
+		Target:    client.Base(),
+		Mode:      cfg.mode,
+		Arrival:   cfg.arrival,
+		Stages:    cfg.profile.String(),
+		Think:     cfg.think.String(),
+		Seed:      cfg.seed,
+		JaegerURL: cfg.jaegerURL,
+	}, rec.Snapshot(), report.Outcome{Thresholds: results, Interrupted: ctx.Err() != nil, AbortedOn: aborted})
 	if err := writeReports(sum, stdout, out); err != nil {
 		return fmt.Errorf("loadgen: %w", err)
 	}
 	switch {
 	case ctx.Err() != nil:
-		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("loadgen: interrupted after %s; the report covers what ran", fmtDuration(sum.Duration()))}
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("loadgen: interrupted after %s; the report covers what ran", format.Duration(sum.Duration()))}
 	case !passed:
 		return &ExitError{Code: ExitThresholds, Err: fmt.Errorf("loadgen: %w", thresholdsError(results, aborted))}
 	}
 	return nil
 }
 
-func thresholdsError(results []thresholdResult, aborted *thresholdResult) error {
+// newClient is the run's gateway client: every session in flight may hold a connection.
+func newClient(ctx context.Context, cfg config, tel Telemetry) (*gateway.Client, error) {
+	idle := cfg.maxConcurrency
+	if cfg.mode == schedule.ModeClosed {
+		idle = int(cfg.profile.Peak()) + 1
+	}
+	// The gateway may sit under a path prefix; in -url mode the path is the call's.
+	base := strings.TrimRight(cfg.target.Scheme+"://"+cfg.target.Host+cfg.target.EscapedPath(), "/")
+	if cfg.single != nil {
+		base = cfg.single.Scheme + "://" + cfg.single.Host
+	}
+	return gateway.NewClient(ctx, gateway.Options{
+		BaseURL:        base,
+		Timeout:        cfg.timeout,
+		RunID:          cfg.runID,
+		IdleConns:      idle,
+		Traced:         tel.traced,
+		TracerProvider: tel.TracerProvider,
+		MeterProvider:  tel.MeterProvider,
+		Propagator:     tel.Propagator,
+	})
+}
+
+func thresholdsError(results []thresholds.Result, aborted *thresholds.Result) error {
 	var broken []string
 	for _, t := range results {
 		if !t.OK {
@@ -86,7 +133,7 @@ func thresholdsError(results []thresholdResult, aborted *thresholdResult) error 
 
 func describeLoad(cfg config) string {
 	unit := "arrivals/s of " + cfg.arrival
-	if cfg.mode == modeClosed {
+	if cfg.mode == schedule.ModeClosed {
 		unit = "virtual users"
 	}
 	return fmt.Sprintf("stages %s (%s), think %s", cfg.profile, unit, cfg.think)
@@ -123,27 +170,20 @@ func createOutputs(cfg config) (outputs, error) {
 	return o, nil
 }
 
-// serveMetrics serves the registry on addr until the returned stop is called.
-func serveMetrics(addr string, tel Telemetry, stderr io.Writer) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
+// writeReports prints the text summary and writes the -json and -html files.
+func writeReports(s *report.Summary, stdout io.Writer, out outputs) error {
+	if err := report.WriteText(stdout, s); err != nil {
+		return fmt.Errorf("write summary: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(tel.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintf(stderr, "loadgen: metrics server: %v\n", err)
+	if out.json != nil {
+		if err := report.WriteJSON(out.json, s); err != nil {
+			return fmt.Errorf("write %s: %w", out.json.Name(), err)
 		}
-	}()
-	fmt.Fprintf(stderr, "loadgen: metrics on http://%s/metrics\n", ln.Addr())
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	}, nil
+	}
+	if out.html != nil {
+		if err := report.WriteHTML(out.html, s); err != nil {
+			return fmt.Errorf("write %s: %w", out.html.Name(), err)
+		}
+	}
+	return nil
 }

@@ -13,33 +13,38 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/otelshop/shop/loadtest/internal/gateway"
+	"github.com/otelshop/shop/loadtest/internal/gatewaytest"
+	"github.com/otelshop/shop/loadtest/internal/metrics"
+	"github.com/otelshop/shop/loadtest/internal/shopper"
 )
 
 // Every scenario runs against a fake gateway that rejects anything docs/contract.md
 // does not allow; a clean run means the scenarios' requests are well-formed.
 func TestScenarios_AgainstContractFake_RequestsAreWellFormed(t *testing.T) {
 	const runID = "test-scenarios"
-	fake := newFakeGateway(runID, 120)
-	fake.requireTraceparent = true
-	srv := httptest.NewServer(fake.handler())
+	fake := gatewaytest.New(runID, 120)
+	fake.RequireTraceparent = true
+	srv := httptest.NewServer(fake.Handler())
 	t.Cleanup(srv.Close)
 
 	spans := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	tel := prometheusTelemetry(t, reader)
+	tel.TracerProvider = tp
 
-	mix := make([]string, len(scenarios))
-	for i, s := range scenarios {
-		mix[i] = s.name + "=1"
+	var mix []string
+	for _, name := range shopper.Scenarios() {
+		mix = append(mix, name+"=1")
 	}
-	res := runMain(t, context.Background(), Telemetry{TracerProvider: tp, MeterProvider: mp},
+	res := runMain(t, context.Background(), tel,
 		"-target", srv.URL, "-rate", "150", "-duration", "2s", "-think", "0", "-seed", "42",
 		"-run-id", runID, "-mix", strings.Join(mix, ","), "-grace", "5s")
 
-	violations, seen := fake.report()
+	violations, seen := fake.Report()
 	for _, v := range violations {
 		t.Errorf("contract violation: %s", v)
 	}
@@ -55,10 +60,10 @@ func TestScenarios_AgainstContractFake_RequestsAreWellFormed(t *testing.T) {
 			t.Errorf("scenario %s: %+v", sc.Name, sc)
 		}
 	}
-	if len(s.Scenarios) != len(scenarios) {
-		t.Errorf("report lists %d scenarios, want %d", len(s.Scenarios), len(scenarios))
+	if len(s.Scenarios) != len(mix) {
+		t.Errorf("report lists %d scenarios, want %d", len(s.Scenarios), len(mix))
 	}
-	for _, ep := range gatewayEndpoints {
+	for _, ep := range gateway.Endpoints() {
 		if seen[ep.String()] == 0 {
 			t.Errorf("no scenario called %s", ep)
 		}
@@ -68,7 +73,7 @@ func TestScenarios_AgainstContractFake_RequestsAreWellFormed(t *testing.T) {
 	}
 
 	// Spans: one client span per request, named after the route template.
-	known := gatewayEndpointNames()
+	known := gateway.Names(gateway.Endpoints())
 	var withoutIDs = regexp.MustCompile(`SKU-|ord-|@`)
 	for _, sp := range spans.GetSpans() {
 		if !slices.Contains(known, sp.Name) {
@@ -78,6 +83,10 @@ func TestScenarios_AgainstContractFake_RequestsAreWellFormed(t *testing.T) {
 			t.Errorf("span %s lacks loadtest.run=%s: %v", sp.Name, runID, sp.Attributes)
 		}
 	}
+	traceIDs := map[string]bool{}
+	for _, sp := range spans.GetSpans() {
+		traceIDs[sp.SpanContext.TraceID().String()] = true
+	}
 	var sent int
 	for _, n := range seen {
 		sent += n
@@ -86,7 +95,8 @@ func TestScenarios_AgainstContractFake_RequestsAreWellFormed(t *testing.T) {
 		t.Errorf("%d client spans for %d requests", got, sent)
 	}
 
-	// Metrics: bounded attributes only, on both export paths, agreeing with the report.
+	// Metrics: bounded attributes only, on both export paths (OTLP and /metrics, from
+	// the same instruments), agreeing with the report.
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
@@ -94,7 +104,7 @@ func TestScenarios_AgainstContractFake_RequestsAreWellFormed(t *testing.T) {
 	allowed := []string{"endpoint", "method", "status_class", "outcome", "scenario", "result"}
 	var otelRequests int64
 	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != "github.com/otelshop/shop/loadtest" {
+		if sm.Scope.Name != metrics.Scope {
 			continue
 		}
 		for _, m := range sm.Metrics {
@@ -105,7 +115,7 @@ func TestScenarios_AgainstContractFake_RequestsAreWellFormed(t *testing.T) {
 					}
 				}
 			}
-			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == metricRequests {
+			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == metrics.Requests {
 				for _, dp := range sum.DataPoints {
 					otelRequests += dp.Value
 				}
@@ -113,7 +123,7 @@ func TestScenarios_AgainstContractFake_RequestsAreWellFormed(t *testing.T) {
 		}
 	}
 	if otelRequests != s.Requests {
-		t.Errorf("OTel %s = %d, report says %d", metricRequests, otelRequests, s.Requests)
+		t.Errorf("OTel %s = %d, report says %d", metrics.Requests, otelRequests, s.Requests)
 	}
 	if got := metricSum(t, res.registry, "loadgen_requests_total"); got != float64(s.Requests) {
 		t.Errorf("loadgen_requests_total = %g, report says %d", got, s.Requests)
@@ -122,9 +132,16 @@ func TestScenarios_AgainstContractFake_RequestsAreWellFormed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var exemplars int
 	for _, f := range families {
+		if !strings.HasPrefix(f.GetName(), "loadgen_") {
+			continue // otelhttp's and the SDK's own
+		}
 		for _, m := range f.GetMetric() {
 			for _, lp := range m.GetLabel() {
+				if strings.HasPrefix(lp.GetName(), "otel_scope_") {
+					continue // the exporter's
+				}
 				if !slices.Contains(allowed, lp.GetName()) || withoutIDs.MatchString(lp.GetValue()) {
 					t.Errorf("%s has label %s=%q", f.GetName(), lp.GetName(), lp.GetValue())
 				}
@@ -132,7 +149,17 @@ func TestScenarios_AgainstContractFake_RequestsAreWellFormed(t *testing.T) {
 					t.Errorf("%s endpoint label %q", f.GetName(), lp.GetValue())
 				}
 			}
+			for _, b := range m.GetHistogram().GetBucket() {
+				for _, lp := range b.GetExemplar().GetLabel() {
+					if lp.GetName() == "trace_id" && traceIDs[lp.GetValue()] {
+						exemplars++
+					}
+				}
+			}
 		}
+	}
+	if exemplars == 0 {
+		t.Error("loadgen_request_duration_seconds carries no exemplar with a request's trace id")
 	}
 	if got := metricSum(t, res.registry, "loadgen_sessions_active"); got != 0 {
 		t.Errorf("loadgen_sessions_active = %g after the run", got)
@@ -158,13 +185,13 @@ func attributeSets(data metricdata.Aggregation) []attribute.Set {
 // flight than users.
 func TestClosedModel_RampingUsers_AgainstContractFake(t *testing.T) {
 	const runID = "test-closed"
-	fake := newFakeGateway(runID, 40)
-	srv := httptest.NewServer(fake.handler())
+	fake := gatewaytest.New(runID, 40)
+	srv := httptest.NewServer(fake.Handler())
 	t.Cleanup(srv.Close)
 
 	res := runMain(t, context.Background(), Telemetry{},
 		"-target", srv.URL, "-mode", "closed", "-stages", "500ms:0->4,1s:4", "-think", "5ms-20ms", "-run-id", runID)
-	violations, _ := fake.report()
+	violations, _ := fake.Report()
 	for _, v := range violations {
 		t.Errorf("contract violation: %s", v)
 	}

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/contrib/instrumentation/runtime"
 	"go.opentelemetry.io/otel"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/log"
 	lognoop "go.opentelemetry.io/otel/log/noop"
 	"go.opentelemetry.io/otel/metric"
@@ -53,6 +54,11 @@ type Config struct {
 	PyroscopeAddress string
 	// ProfileUploadRate is how often profiles are sent; 0 means pyroscope-go's 15 s.
 	ProfileUploadRate time.Duration
+	// PrometheusMetrics (with ProcessWide) also puts the OpenTelemetry metrics on
+	// Registry, through the OpenTelemetry Prometheus exporter as a second reader, for a
+	// process whose /metrics is read as it is (the load generator's -metrics-addr)
+	// rather than through the collector, which already gets them over OTLP.
+	PrometheusMetrics bool
 
 	// When set, these replace the exporters chosen from OTEL_* variables.
 	SpanExporter sdktrace.SpanExporter
@@ -188,6 +194,7 @@ func (t *Telemetry) startTraces(ctx context.Context, cfg Config, res resourceT) 
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithResource(res),
 		sdktrace.WithBatcher(exp),
+		sdktrace.WithSpanLimits(spanLimits()),
 	)
 	t.TracerProvider = tp
 	t.flushers = append(t.flushers, tp.ForceFlush)
@@ -203,13 +210,23 @@ func (t *Telemetry) startMetrics(ctx context.Context, cfg Config, res resourceT)
 			return fmt.Errorf("telemetry: metric reader: %w", err)
 		}
 	}
-	mp := sdkmetric.NewMeterProvider(
+	opts := []sdkmetric.Option{
 		sdkmetric.WithResource(res),
 		sdkmetric.WithReader(reader),
 		sdkmetric.WithView(durationBuckets),
 		// Exemplars: the SDK default filter is trace_based, so every measurement made
 		// inside a sampled span can carry that span's ids.
-	)
+	}
+	if cfg.PrometheusMetrics && t.Registry != nil {
+		// Made before anything serves the registry: the exporter's registration races
+		// with a concurrent Gather (v0.69.0).
+		exp, err := otelprom.New(otelprom.WithRegisterer(t.Registry))
+		if err != nil {
+			return fmt.Errorf("telemetry: prometheus exporter: %w", err)
+		}
+		opts = append(opts, sdkmetric.WithReader(exp))
+	}
+	mp := sdkmetric.NewMeterProvider(opts...)
 	t.MeterProvider = mp
 	t.flushers = append(t.flushers, mp.ForceFlush)
 	t.shutdowns = append(t.shutdowns, mp.Shutdown)
@@ -224,10 +241,14 @@ func (t *Telemetry) startLogs(ctx context.Context, cfg Config, res resourceT, ou
 			return fmt.Errorf("telemetry: log exporter: %w", err)
 		}
 	}
-	lp := sdklog.NewLoggerProvider(
+	opts := []sdklog.LoggerProviderOption{
 		sdklog.WithResource(res),
 		sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)),
-	)
+	}
+	if !lengthLimitSet("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT") {
+		opts = append(opts, sdklog.WithAttributeValueLengthLimit(AttributeValueLengthLimit))
+	}
+	lp := sdklog.NewLoggerProvider(opts...)
 	t.LoggerProvider = lp
 	t.flushers = append(t.flushers, lp.ForceFlush)
 	t.shutdowns = append(t.shutdowns, lp.Shutdown)
@@ -236,6 +257,30 @@ func (t *Telemetry) startLogs(ctx context.Context, cfg Config, res resourceT, ou
 		newOTLPHandler(lp, cfg.LogLevel),
 	))
 	return nil
+}
+
+// AttributeValueLengthLimit bounds every span and log attribute value, in
+// characters, where no OTEL_* variable sets a limit: a request's path or user
+// agent can then not make a span larger than a few kilobytes.
+// OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT (or the per-signal
+// OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT)
+// overrides it; the SDK's own default is no limit.
+const AttributeValueLengthLimit = 1024
+
+// lengthLimitSet says whether the operator set an attribute length limit for a
+// signal (its own variable or the general one).
+func lengthLimitSet(signalVar string) bool {
+	return os.Getenv(signalVar) != "" || os.Getenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT") != ""
+}
+
+// spanLimits are the SDK's limits from the OTEL_* variables, with the shop's
+// attribute length limit where none is set.
+func spanLimits() sdktrace.SpanLimits {
+	l := sdktrace.NewSpanLimits()
+	if !lengthLimitSet("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT") {
+		l.AttributeValueLengthLimit = AttributeValueLengthLimit
+	}
+	return l
 }
 
 // Tracer returns the service's tracer for the named instrumentation scope.

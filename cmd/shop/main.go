@@ -83,7 +83,9 @@ func runLoadgen(ctx context.Context, args []string, getenv func(string) string, 
 		name = n
 	}
 	cfg := telemetry.ConfigFromEnv(name, version, getenv)
-	cfg.ProcessWide, cfg.LogOutput = true, stderr
+	// -metrics-addr serves tel.Registry: the generator's metrics go there as well as
+	// over OTLP.
+	cfg.ProcessWide, cfg.PrometheusMetrics, cfg.LogOutput = true, true, stderr
 	tel, err := telemetry.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/services/cart"
 	"github.com/otelshop/shop/services/catalog"
@@ -97,6 +98,11 @@ func Run(ctx context.Context, o Options) error {
 	env := service.NewEnv(o.Getenv)
 	stores := service.LoadStores(env)
 	adminAddr := env.String(AdminAddrEnv, DefaultAdminAddr)
+	admin := adminSettings(env)
+	secretsDir, err := auth.SecretsDir(o.Getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	runners := make([]service.Runner, len(defs))
 	for i, d := range defs {
 		runners[i] = d.Load(env)
@@ -179,13 +185,19 @@ func Run(ctx context.Context, o Options) error {
 				return err
 			}
 		}
-		runtimes[i] = service.Runtime{Name: d.Name, Listener: listeners[d.Name], Telemetry: tel,
-			Peers: callees(d, peers), Stores: stores}
+		rt := service.Runtime{Name: d.Name, Listener: listeners[d.Name], Telemetry: tel,
+			Peers: callees(d, peers), Stores: stores, IssuerURL: peers["users"], SecretsDir: secretsDir}
+		if d.Name != "users" { // users issues the tokens: it makes its own identity
+			if rt.Identity, err = identity(ctx, rt); err != nil {
+				return fmt.Errorf("%s: %w", d.Name, err)
+			}
+		}
+		runtimes[i] = rt
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	admin := listeners["admin"]
-	g.Go(func() error { return serveAdmin(gctx, admin, process) })
+	adminLn := listeners["admin"]
+	g.Go(func() error { return serveAdmin(gctx, adminLn, process, admin) })
 	for i, run := range runners {
 		rt := runtimes[i]
 		g.Go(func() error {
@@ -201,6 +213,21 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	}
 	return err
+}
+
+// identity gives a service its client secret (made on first start), the tokens
+// users issues for it, and a guard checking tokens against users' published keys.
+func identity(ctx context.Context, rt service.Runtime) (*service.Identity, error) {
+	secret, err := auth.EnsureSecret(rt.SecretsDir, rt.Name)
+	if err != nil {
+		return nil, err
+	}
+	hc := rt.Telemetry.HTTPClient(5 * time.Second)
+	keys := auth.NewRemoteKeys(ctx, rt.IssuerURL, hc, rt.Telemetry.Logger)
+	return &service.Identity{
+		Credentials: &auth.Credentials{Client: rt.Name, Tokens: auth.RemoteTokens(rt.IssuerURL, rt.Name, secret, hc)},
+		Guard:       auth.Guard{Verifier: auth.NewVerifier(keys.Keyfunc())},
+	}, nil
 }
 
 // peerAddresses is where each registered service is called: <NAME>_URL or

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/shoptest"
 )
 
@@ -292,26 +293,40 @@ func TestSignals_CarryNoPersonalData(t *testing.T) {
 		street   = "77 Plantedstreet Road"
 		card     = "4556737586899855" // Luhn-valid, succeeds
 	)
+	// Each request plants the data in a different place; each must have been
+	// answered as intended, or the data never reached the code under test.
+	expect := func(r shoptest.Response, status int, what string) shoptest.Response {
+		t.Helper()
+		if r.Status != status {
+			t.Fatalf("%s: %d %s, want %d", what, r.Status, r.Body, status)
+		}
+		return r
+	}
 	anon := s.Anonymous(t)
-	anon.Do("POST", "/api/users/register", map[string]string{"email": email, "password": password, "name": name}, nil)
-	anon.Do("POST", "/api/users/register", map[string]string{"email": email, "password": password, "name": name}, nil) // taken
-	anon.Do("POST", "/api/users/login", map[string]string{"email": email, "password": "wrong-" + password}, nil)
+	expect(anon.Do("POST", "/api/users/register", map[string]string{"email": email, "password": password, "name": name}, nil), 201, "register")
+	expect(anon.Do("POST", "/api/users/register", map[string]string{"email": email, "password": password, "name": name}, nil), 409, "register again")
+	expect(anon.Do("POST", "/api/users/login", map[string]string{"email": email, "password": "wrong-" + password}, nil), 401, "wrong password")
 	var login struct{ Token string }
-	anon.Do("POST", "/api/users/login", map[string]string{"email": email, "password": password}, nil).Decode(t, &login)
+	expect(anon.Do("POST", "/api/users/login", map[string]string{"email": email, "password": password}, nil), 200, "login").Decode(t, &login)
 	c := s.Anonymous(t)
 	c.Token = login.Token
-	c.Do("GET", "/api/users/me", nil, nil)
+	expect(c.Do("GET", "/api/users/me", nil, nil), 200, "me")
 	c.AddToCart("SKU-00007", 1)
 	body := shoptest.CheckoutBody(card)
 	body["shipping_address"] = map[string]string{"name": name, "line1": street, "city": "Berlin", "postal_code": "10115", "country": "DE"}
-	if r := c.Do("POST", "/api/checkout", body, nil); r.Status != http.StatusCreated {
-		t.Fatalf("checkout: %d %s", r.Status, r.Body)
-	}
+	var order struct{ ID string }
+	expect(c.Do("POST", "/api/checkout", body, nil), 201, "checkout").Decode(t, &order)
 	c.AddToCart("SKU-00007", 1)
-	body["payment"] = map[string]string{"card_number": card[:15] + "0", "expiry": "12/39", "cvc": "123"} // bad card: 400
-	c.Do("POST", "/api/checkout", body, nil)
-	c.Do("POST", "/api/cart/items", []byte(`{"product_id":"`+email+`","quantity":1}`), nil)
-	time.Sleep(500 * time.Millisecond) // let shipping consume the event
+	body["payment"] = map[string]string{"card_number": card[:15] + "0", "expiry": "12/39", "cvc": "123"} // not Luhn-valid
+	expect(c.Do("POST", "/api/checkout", body, nil), 400, "checkout with a bad card")
+	expect(c.Do("POST", "/api/cart/items", []byte(`{"product_id":"`+email+`","quantity":1}`), nil), 400, "an email as product id")
+	// The address travels in order.placed to shipping: wait until it has been handled.
+	shoptest.Eventually(t, 15*time.Second, func() error {
+		if r := c.Do("GET", "/api/orders/"+order.ID+"/shipment", nil, nil); r.Status != http.StatusOK {
+			return fmt.Errorf("no shipment yet: %d", r.Status)
+		}
+		return nil
+	})
 	s.Flush(t)
 
 	planted := []string{email, password, name, street, card, login.Token, strings.Split(email, "@")[0]}
@@ -322,7 +337,9 @@ func TestSignals_CarryNoPersonalData(t *testing.T) {
 			}
 		}
 	}
+	seen := map[string]int{}
 	for _, sp := range s.Spans.GetSpans() {
+		seen["spans"]++
 		b, _ := json.Marshal(struct {
 			Name   string
 			Attrs  []attribute.KeyValue
@@ -333,16 +350,18 @@ func TestSignals_CarryNoPersonalData(t *testing.T) {
 		}{sp.Name, sp.Attributes, sp.Events, sp.Links, sp.Status, sp.Resource.Attributes()})
 		search("span "+sp.Name, string(b))
 	}
-	for _, service := range append([]string{"shop"}, "gateway", "users", "catalog", "cart", "inventory", "orders", "payments", "shipping") {
+	for _, service := range append([]string{"shop"}, app.Names()...) {
 		for _, sm := range s.Metrics(t, service).ScopeMetrics {
 			for _, m := range sm.Metrics {
 				for _, set := range shoptest.AttributeSets(m.Data) {
+					seen["metric attribute sets"]++
 					search("metric "+m.Name, set.Encoded(attribute.DefaultEncoder()))
 				}
 			}
 		}
 	}
 	for _, r := range s.Logs.Records() {
+		seen["log records"]++
 		text := r.Body().String()
 		r.WalkAttributes(func(kv attribute.KeyValue) bool {
 			text += " " + string(kv.Key) + "=" + kv.Value.Emit()
@@ -350,5 +369,14 @@ func TestSignals_CarryNoPersonalData(t *testing.T) {
 		})
 		search("log record", text)
 	}
-	search("stdout", s.Stdout.String())
+	stdout := s.Stdout.String()
+	seen["stdout lines"] = strings.Count(stdout, "\n")
+	search("stdout", stdout)
+	// The search proves nothing about a signal that captured nothing.
+	for _, kind := range []string{"spans", "metric attribute sets", "log records", "stdout lines"} {
+		if seen[kind] == 0 {
+			t.Errorf("no %s were captured to search", kind)
+		}
+	}
+	t.Logf("searched %v", seen)
 }

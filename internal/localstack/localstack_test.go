@@ -2,11 +2,8 @@ package localstack
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/otelshop/shop/internal/shoptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/otelshop/shop/internal/shoptest"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
@@ -53,7 +52,7 @@ func TestStack_TelemetryReachesTheBackends(t *testing.T) {
 		t.Logf("%s pid %d ready after %s", b.Name, b.PID, b.ReadyAfter.Round(time.Millisecond))
 	}
 
-	service := "localstack-test-" + randomHex(t, 4)
+	service := "localstack-test-" + shoptest.RandomHex(4)
 	res := resource.NewSchemaless(
 		semconv.ServiceName(service),
 		semconv.ServiceNamespace("shop-test"),
@@ -301,15 +300,6 @@ func repoRoot(t *testing.T) string {
 		}
 		dir = parent
 	}
-}
-
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 // testLog sends the stack's progress messages to the test log.

@@ -83,13 +83,20 @@ func ensureDatabase(ctx context.Context, serverURL, dbName string) error {
 	}
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{dbName}.Sanitize())
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") {
+	if IsUniqueViolation(err) || errors.As(err, &pgErr) && pgErr.Code == "42P04" {
 		return nil // created meanwhile by another process
 	}
 	if err != nil {
 		return fmt.Errorf("create database %s: %w", dbName, err)
 	}
 	return nil
+}
+
+// IsUniqueViolation says whether err is PostgreSQL refusing a row that
+// duplicates a unique key (SQLSTATE 23505).
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 // DropDatabase removes a database; tests use it to clean up after themselves.

@@ -13,6 +13,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/telemetry"
 )
 
@@ -94,6 +95,20 @@ type Runtime struct {
 	Peers map[string]string
 	// Stores are the shared store settings; a service opens its own database with them.
 	Stores Stores
+	// Identity is the service's own credentials for the calls it makes and the
+	// guard for the calls it takes (nil for users, which issues the tokens and
+	// makes its own).
+	Identity *Identity
+	// IssuerURL is where users, the token issuer, is reached.
+	IssuerURL string
+	// SecretsDir holds the clients' secrets (auth.SecretsDirEnv).
+	SecretsDir string
+}
+
+// Identity is what a service proves and checks.
+type Identity struct {
+	Credentials *auth.Credentials
+	Guard       auth.Guard
 }
 
 // Peer returns the address of a service this one calls.
@@ -104,4 +119,14 @@ func (rt Runtime) Peer(name string) string {
 		panic(fmt.Sprintf("service %s calls %s but does not list it in Calls", rt.Name, name))
 	}
 	return addr
+}
+
+// With binds the settings a Definition's Load read to the service's run function.
+func With[S any](run func(context.Context, Runtime, S) error, settings S) Runner {
+	return func(ctx context.Context, rt Runtime) error { return run(ctx, rt, settings) }
+}
+
+// NoSettings is Load for a service that reads no settings of its own.
+func NoSettings(run Runner) func(*Env) Runner {
+	return func(*Env) Runner { return run }
 }

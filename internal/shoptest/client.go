@@ -3,6 +3,7 @@ package shoptest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -21,10 +22,13 @@ type Client struct {
 }
 
 // Response is an answer: its status, body and, for errors, the decoded error.
+// A request that got no answer has Status 0, Err set and the error as Body, so
+// that Do can be called from any goroutine: it never stops the test itself.
 type Response struct {
 	Status int
 	Body   []byte
 	Header http.Header
+	Err    error
 	Error  struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -32,9 +36,13 @@ type Response struct {
 	} `json:"error"`
 }
 
-// Decode unmarshals the body into v, failing the test when it does not parse.
+// Decode unmarshals the body into v, failing the test when there was no answer
+// or it does not parse. Call it on the test's goroutine.
 func (r Response) Decode(t testing.TB, v any) {
 	t.Helper()
+	if r.Err != nil {
+		t.Fatalf("no answer: %v", r.Err)
+	}
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
 	}
@@ -49,8 +57,8 @@ func (s *Shop) Anonymous(t testing.TB) *Client {
 func (s *Shop) NewShopper(t testing.TB) *Client {
 	t.Helper()
 	c := s.Anonymous(t)
-	c.Email = "shopper-" + randomHex(6) + "@example.com"
-	c.Password = "pw-" + randomHex(8)
+	c.Email = "shopper-" + RandomHex(6) + "@example.com"
+	c.Password = "pw-" + RandomHex(8)
 	if r := c.Do("POST", "/api/users/register", map[string]string{"email": c.Email, "password": c.Password, "name": "Test Shopper"}, nil); r.Status != http.StatusCreated {
 		t.Fatalf("register: %d %s", r.Status, r.Body)
 	}
@@ -66,9 +74,13 @@ func (s *Shop) NewShopper(t testing.TB) *Client {
 	return c
 }
 
-// Do sends body (a value to encode as JSON, raw []byte, or nil) and returns the answer.
+// Do sends body (a value to encode as JSON, raw []byte, or nil) and returns the
+// answer. It is safe on any goroutine.
 func (c *Client) Do(method, path string, body any, header http.Header) Response {
-	c.t.Helper()
+	failed := func(err error) Response {
+		err = fmt.Errorf("%s %s: %w", method, path, err)
+		return Response{Err: err, Body: []byte(err.Error())}
+	}
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -77,13 +89,13 @@ func (c *Client) Do(method, path string, body any, header http.Header) Response 
 	default:
 		enc, err := json.Marshal(b)
 		if err != nil {
-			c.t.Fatalf("encode: %v", err)
+			return failed(fmt.Errorf("encode: %w", err))
 		}
 		rd = bytes.NewReader(enc)
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
-		c.t.Fatalf("request: %v", err)
+		return failed(err)
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -96,12 +108,12 @@ func (c *Client) Do(method, path string, body any, header http.Header) Response 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		return failed(err)
 	}
 	defer resp.Body.Close()
 	out := Response{Status: resp.StatusCode, Header: resp.Header}
 	if out.Body, err = io.ReadAll(resp.Body); err != nil {
-		c.t.Fatalf("%s %s: read: %v", method, path, err)
+		return failed(fmt.Errorf("read: %w", err))
 	}
 	if resp.StatusCode >= 400 {
 		_ = json.Unmarshal(out.Body, &out)

@@ -34,11 +34,18 @@ type ProfileUpload struct {
 
 // StartFakePyroscope serves until the test ends.
 func StartFakePyroscope(t testing.TB) *FakePyroscope {
-	f := &FakePyroscope{}
-	srv := httptest.NewServer(http.HandlerFunc(f.ingest))
-	t.Cleanup(srv.Close)
-	f.URL = srv.URL
+	f, stop := NewFakePyroscope()
+	t.Cleanup(stop)
 	return f
+}
+
+// NewFakePyroscope serves until stop is called (for a TestMain, which has no
+// testing.TB).
+func NewFakePyroscope() (f *FakePyroscope, stop func()) {
+	f = &FakePyroscope{}
+	srv := httptest.NewServer(http.HandlerFunc(f.ingest))
+	f.URL = srv.URL
+	return f, srv.Close
 }
 
 func (f *FakePyroscope) ingest(w http.ResponseWriter, r *http.Request) {

@@ -24,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/otelshop/shop/internal/app"
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/pg"
 	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/services/inventory"
@@ -64,9 +65,9 @@ type Shop struct {
 	mu        sync.Mutex
 	readers   map[string]*sdkmetric.ManualReader
 	tels      []*telemetry.Telemetry
-	dbs       map[string]*pgxpool.Pool // Connect's pools, by service
-	inventory *inventory.Client        // Inventory's client
-	payments  *payments.Client         // Payments' client
+	dbs       map[string]*pgxpool.Pool     // Connect's pools, by service
+	inventory map[string]*inventory.Client // inventory clients, by the client they call as
+	payments  *payments.Client             // Payments' client
 
 	cancel context.CancelFunc
 	done   chan error
@@ -78,15 +79,16 @@ func Start(t testing.TB, opts Options) *Shop {
 	t.Helper()
 	st := LocalStores(t)
 	s := &Shop{
-		Stores:  st,
-		Prefix:  "t" + randomHex(4),
-		URL:     map[string]string{},
-		Spans:   tracetest.NewInMemoryExporter(),
-		Logs:    &LogCapture{},
-		Stdout:  &SyncBuffer{},
-		readers: map[string]*sdkmetric.ManualReader{},
-		dbs:     map[string]*pgxpool.Pool{},
-		done:    make(chan error, 1),
+		Stores:    st,
+		Prefix:    "t" + randomLetters(8),
+		URL:       map[string]string{},
+		Spans:     tracetest.NewInMemoryExporter(),
+		Logs:      &LogCapture{},
+		Stdout:    &SyncBuffer{},
+		readers:   map[string]*sdkmetric.ManualReader{},
+		dbs:       map[string]*pgxpool.Pool{},
+		inventory: map[string]*inventory.Client{},
+		done:      make(chan error, 1),
 	}
 	rabbitURL := st.RabbitURL
 	if opts.RabbitProxy {
@@ -106,9 +108,10 @@ func Start(t testing.TB, opts Options) *Shop {
 		"RABBITMQ_URL":                rabbitURL,
 		"RABBITMQ_EXCHANGE":           s.Prefix + ".events",
 		"SHIPPING_QUEUE":              s.Prefix + ".shipping",
-		"JWT_SECRET":                  "test-secret-" + s.Prefix + "-0123456789",
+		auth.SecretsDirEnv:            t.TempDir(),
 		"BCRYPT_COST":                 "4",
 		"RATE_LIMIT_RPS":              "0",
+		"LOGIN_RATE_LIMIT_RPS":        "0",
 		"PAYMENTS_LATENCY_MS":         "0",
 		"PAYMENTS_FAILURE_RATE":       "0",
 		"OUTBOX_INTERVAL":             "100ms",
@@ -284,8 +287,8 @@ func (s *Shop) stop(t testing.TB) {
 	for _, db := range s.dbs {
 		db.Close()
 	}
-	if s.inventory != nil {
-		s.inventory.Close()
+	for _, c := range s.inventory {
+		c.Close()
 	}
 	s.mu.Unlock()
 	if err := RemoveStores(s.Stores, s.Prefix, s.Env["RABBITMQ_EXCHANGE"], s.Env["SHIPPING_QUEUE"]); err != nil {
@@ -339,7 +342,20 @@ func RemoveStores(st Stores, prefix, exchange, queue string) error {
 	return errors.Join(all...)
 }
 
-func randomHex(n int) string {
+// randomLetters returns n random lower-case letters: a name no other run uses
+// that no check for ids or long numbers mistakes for one (a database name ends up
+// in metric attributes, as the pool's name).
+func randomLetters(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = 'a' + b[i]%26
+	}
+	return string(b)
+}
+
+// RandomHex returns n random bytes in hex: names no other run of a test uses.
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)

@@ -8,24 +8,23 @@ import (
 	"github.com/otelshop/shop/internal/httpx"
 )
 
-// Client is how orders reads and clears a user's cart.
+// Client is how orders reads and clears the cart of the user a request acts for
+// (the user's token, in the context, goes with each call).
 type Client struct{ api httpx.Client }
 
-// NewClient returns a cart client for baseURL.
-func NewClient(baseURL string, hc *http.Client) *Client {
-	return &Client{api: httpx.Client{BaseURL: baseURL, HTTP: hc}}
+// NewClient returns a cart client for baseURL, calling with creds.
+func NewClient(baseURL string, hc *http.Client, creds *auth.Credentials) *Client {
+	return &Client{api: httpx.Client{BaseURL: baseURL, HTTP: hc, Authorize: creds.Authorize}}
 }
 
-func userHeader(userID string) http.Header { return http.Header{auth.UserHeader: {userID}} }
-
 // Get returns the user's cart.
-func (c *Client) Get(ctx context.Context, userID string) (Cart, error) {
+func (c *Client) Get(ctx context.Context) (Cart, error) {
 	var out Cart
-	err := c.api.Idempotent(ctx, http.MethodGet, "/v1/cart", "/v1/cart", userHeader(userID), nil, &out)
+	err := c.api.Idempotent(ctx, http.MethodGet, "/v1/cart", "/v1/cart", nil, nil, &out)
 	return out, err
 }
 
 // Clear empties the user's cart; clearing twice is harmless, so it is retried.
-func (c *Client) Clear(ctx context.Context, userID string) error {
-	return c.api.Idempotent(ctx, http.MethodDelete, "/v1/cart", "/v1/cart", userHeader(userID), nil, nil)
+func (c *Client) Clear(ctx context.Context) error {
+	return c.api.Idempotent(ctx, http.MethodDelete, "/v1/cart", "/v1/cart", nil, nil, nil)
 }

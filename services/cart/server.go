@@ -19,13 +19,14 @@ import (
 type server struct {
 	store     store
 	products  *catalog.Client
+	auth      auth.Guard
 	additions metric.Int64Counter
 	units     metric.Int64Counter
 }
 
-func newServer(st store, products *catalog.Client, tel *telemetry.Telemetry) *server {
+func newServer(st store, products *catalog.Client, guard auth.Guard, tel *telemetry.Telemetry) *server {
 	meter := tel.Meter(scope)
-	s := &server{store: st, products: products}
+	s := &server{store: st, products: products, auth: guard}
 	s.additions, _ = meter.Int64Counter("shop.cart.additions", metric.WithDescription("Products added to carts."))
 	s.units, _ = meter.Int64Counter("shop.cart.added_units", metric.WithDescription("Units added to carts."))
 	return s
@@ -70,13 +71,12 @@ func storeError(err error) error {
 	return err
 }
 
-// cartHandler runs fn for the authenticated user and answers with the cart afterwards.
+// cartHandler runs fn for the request's verified user and answers with the cart
+// afterwards.
 func (s *server) cartHandler(fn func(r *http.Request, userID string) error) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		userID, err := auth.UserID(r)
-		if err != nil {
-			return err
-		}
+		u, _ := auth.UserFrom(r.Context()) // the route's guard made sure there is one
+		userID := u.ID
 		if err := fn(r, userID); err != nil {
 			return storeError(err)
 		}
@@ -143,11 +143,8 @@ func (s *server) handleRemove() http.Handler {
 
 func (s *server) handleClear() http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		userID, err := auth.UserID(r)
-		if err != nil {
-			return err
-		}
-		if err := s.store.clear(r.Context(), userID); err != nil {
+		u, _ := auth.UserFrom(r.Context())
+		if err := s.store.clear(r.Context(), u.ID); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -20,9 +20,7 @@ var Service = service.Definition{
 	Summary: "carts",
 	Calls:   []string{"catalog"},
 	Stores:  []service.Store{service.Redis},
-	Load: func(*service.Env) service.Runner {
-		return run
-	},
+	Load:    service.NoSettings(run),
 }
 
 func run(ctx context.Context, rt service.Runtime) error {
@@ -33,7 +31,7 @@ func run(ctx context.Context, rt service.Runtime) error {
 	defer rdb.Close()
 	tel := rt.Telemetry
 	s := newServer(store{rdb: rdb, prefix: rt.Stores.KeyPrefix},
-		catalog.NewClient(rt.Peer("catalog"), tel.HTTPClient(2*time.Second)), tel)
+		catalog.NewClient(rt.Peer("catalog"), tel.HTTPClient(2*time.Second), rt.Identity.Credentials), rt.Identity.Guard, tel)
 	checks := map[string]httpx.Check{"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}
 	return rt.ServeHTTP(ctx, httpx.Handler(tel, s.routes, checks))
 }

@@ -31,6 +31,8 @@ type cache struct {
 const (
 	productTTL = 5 * time.Minute
 	listTTL    = 30 * time.Second
+	// loadTimeout bounds a load from the database that callers share.
+	loadTimeout = 5 * time.Second
 )
 
 func newCache(rdb *redis.Client, prefix string, meter metric.Meter, logger *slog.Logger) *cache {
@@ -64,22 +66,32 @@ func readThrough[T any](ctx context.Context, c *cache, key string, ttl time.Dura
 		c.requests.Add(ctx, 1, c.failed)
 		c.logger.WarnContext(ctx, "catalog cache read failed; reading the database", "error", err)
 	}
-	loaded, err, _ := c.group.Do(key, func() (any, error) {
-		v, err := load(ctx)
+	ch := c.group.DoChan(key, func() (any, error) {
+		// The load serves every caller waiting on key, not only the first: it must
+		// not end when that one goes away. It keeps the first caller's trace and
+		// its own deadline.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+		defer cancel()
+		v, err := load(lctx)
 		if err != nil {
 			return v, err
 		}
 		if b, err := json.Marshal(v); err == nil {
-			if err := c.rdb.Set(ctx, key, b, ttl).Err(); err != nil {
-				c.logger.WarnContext(ctx, "catalog cache write failed", "error", err)
+			if err := c.rdb.Set(lctx, key, b, ttl).Err(); err != nil {
+				c.logger.WarnContext(lctx, "catalog cache write failed", "error", err)
 			}
 		}
 		return v, nil
 	})
-	if err != nil {
-		return v, err
+	select {
+	case <-ctx.Done():
+		return v, ctx.Err() // this caller gave up; the load goes on for the others
+	case res := <-ch:
+		if res.Err != nil {
+			return v, res.Err
+		}
+		return res.Val.(T), nil
 	}
-	return loaded.(T), nil
 }
 
 // invalidate drops a changed product and every cached listing, which may include it.

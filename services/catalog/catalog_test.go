@@ -2,10 +2,9 @@ package catalog_test
 
 import (
 	"context"
-	"net/http"
 	"testing"
 
-	"github.com/otelshop/shop/internal/httpx"
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/shoptest"
 )
 
@@ -27,7 +26,7 @@ func TestCatalog_UpdateInvalidatesCache(t *testing.T) {
 	if p.PriceCents != 1000 || len(page.Products) != 1 || page.Products[0].PriceCents != 1000 {
 		t.Fatalf("before the change: %+v %+v", p, page)
 	}
-	api := httpx.Client{BaseURL: s.URL["catalog"], HTTP: http.DefaultClient}
+	api := s.API(t, "catalog", auth.AdminClient)
 	if err := api.Do(context.Background(), "PUT", "/v1/products/{id}", "/v1/products/"+id, nil, map[string]any{
 		"name": "Repriced", "description": "d", "category": "testing", "price_cents": 1999,
 		"image_url": "https://images.shop.example/x.jpg",

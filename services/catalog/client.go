@@ -6,15 +6,16 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
 )
 
 // Client is how other services read the catalogue.
 type Client struct{ api httpx.Client }
 
-// NewClient returns a catalog client for baseURL.
-func NewClient(baseURL string, hc *http.Client) *Client {
-	return &Client{api: httpx.Client{BaseURL: baseURL, HTTP: hc}}
+// NewClient returns a catalog client for baseURL, calling with creds.
+func NewClient(baseURL string, hc *http.Client, creds *auth.Credentials) *Client {
+	return &Client{api: httpx.Client{BaseURL: baseURL, HTTP: hc, Authorize: creds.Authorize}}
 }
 
 // Product returns one product; a missing one is an *httpx.Error with status 404.

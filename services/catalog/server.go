@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/telemetry"
@@ -17,11 +18,12 @@ import (
 type server struct {
 	store store
 	cache *cache
+	auth  auth.Guard
 	tel   *telemetry.Telemetry
 }
 
-func newServer(st store, c *cache, tel *telemetry.Telemetry) *server {
-	return &server{store: st, cache: c, tel: tel}
+func newServer(st store, c *cache, guard auth.Guard, tel *telemetry.Telemetry) *server {
+	return &server{store: st, cache: c, auth: guard, tel: tel}
 }
 
 // MaxIDsPerQuery bounds the ids one listing may ask for.
@@ -41,10 +43,10 @@ func parseQuery(r *http.Request) (Query, error) {
 	if q.Category != "" && !ids.Category(q.Category) {
 		return q, httpx.Invalid("category", "must be a category name such as books")
 	}
-	q.Text = strings.TrimSpace(v.Get("q"))
-	if utf8.RuneCountInString(q.Text) > 100 {
-		return q, httpx.Invalid("q", "must be at most 100 characters")
+	if q.Text, err = httpx.QueryText(r, "q", 100); err != nil {
+		return q, err
 	}
+	q.Text = strings.TrimSpace(q.Text)
 	if list := v.Get("ids"); list != "" {
 		q.IDs = strings.Split(list, ",")
 		if len(q.IDs) > MaxIDsPerQuery {

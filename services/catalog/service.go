@@ -18,9 +18,7 @@ var Service = service.Definition{
 	Name: "catalog", Port: 8082, Protocol: service.HTTP,
 	Summary: "products",
 	Stores:  []service.Store{service.Postgres, service.Redis},
-	Load: func(*service.Env) service.Runner {
-		return run
-	},
+	Load:    service.NoSettings(run),
 }
 
 // run seeds an empty catalogue and serves the catalog API until ctx ends.
@@ -42,7 +40,7 @@ func run(ctx context.Context, rt service.Runtime) error {
 		rt.Telemetry.Logger.Info("seeded the catalogue", "products", n)
 	}
 	tel := rt.Telemetry
-	s := newServer(st, newCache(rdb, rt.Stores.KeyPrefix, tel.Meter(scope), tel.Logger), tel)
+	s := newServer(st, newCache(rdb, rt.Stores.KeyPrefix, tel.Meter(scope), tel.Logger), rt.Identity.Guard, tel)
 	checks := map[string]httpx.Check{
 		"postgres": db.Ping,
 		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },

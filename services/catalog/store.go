@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/otelshop/shop/internal/pg"
 
 	"github.com/otelshop/shop/internal/demodata"
 )
@@ -85,8 +86,7 @@ func (s store) seed(ctx context.Context) (int, error) {
 	copied, err := s.db.CopyFrom(ctx, pgx.Identifier{"products"},
 		[]string{"id", "name", "description", "category", "price_cents", "currency", "image_url"},
 		pgx.CopyFromRows(rows))
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if pg.IsUniqueViolation(err) {
 		return 0, nil // another replica seeded first
 	}
 	if err != nil {
@@ -152,8 +152,7 @@ func (s store) create(ctx context.Context, p Product) (Product, error) {
 	created, err := scanProduct(s.db.QueryRow(ctx, `INSERT INTO products (id, name, description, category, price_cents, currency, image_url)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+productColumns,
 		p.ID, p.Name, p.Description, p.Category, p.PriceCents, p.Currency, p.ImageURL))
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if pg.IsUniqueViolation(err) {
 		return Product{}, errExists
 	}
 	if err != nil {

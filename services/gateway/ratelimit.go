@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"math"
 	"net"
 	"net/http"
@@ -12,9 +11,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// limiter keeps one token bucket per client: the user when authenticated, else the
-// remote address. Buckets idle for a while are forgotten, so memory stays bounded by
-// the clients of the last few minutes.
+// limiter keeps one token bucket per client: the user when the token is verified
+// (a token cannot be made up: only users' keys sign them), else the remote
+// address. Buckets idle for a while are forgotten, and there are never more than
+// maxBuckets: beyond that, new clients share one bucket, so memory is bounded
+// whatever clients an attacker invents.
 type limiter struct {
 	rate  rate.Limit
 	burst int
@@ -28,7 +29,12 @@ type bucket struct {
 	lastSeen time.Time
 }
 
-const bucketIdle = 3 * time.Minute
+const (
+	bucketIdle = 3 * time.Minute
+	maxBuckets = 100_000
+	// overflow is the bucket new clients share while the map is full.
+	overflow = "\x00overflow"
+)
 
 func newLimiter(perSecond float64, burst int) *limiter {
 	return &limiter{rate: rate.Limit(perSecond), burst: burst, buckets: map[string]*bucket{}}
@@ -38,6 +44,10 @@ func newLimiter(perSecond float64, burst int) *limiter {
 func (l *limiter) allow(client string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	b, ok := l.buckets[client]
+	if !ok && len(l.buckets) >= maxBuckets {
+		client = overflow
+		b, ok = l.buckets[client]
+	}
 	if !ok {
 		b = &bucket{lim: rate.NewLimiter(l.rate, l.burst)}
 		l.buckets[client] = b
@@ -55,9 +65,8 @@ func (l *limiter) allow(client string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// forgetIdle drops buckets unused for bucketIdle (every minute, from run).
-func (l *limiter) forgetIdle(context.Context) {
-	now := time.Now()
+// forgetIdle drops buckets unused for bucketIdle at now (every minute, from run).
+func (l *limiter) forgetIdle(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for k, b := range l.buckets {

@@ -13,19 +13,19 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/users/me", s.authenticated(s.forward("users", t, to("/v1/users/me"))))
 
 	mux.Handle("GET /api/products", s.forward("catalog", t, to("/v1/products")))
-	mux.Handle("GET /api/products/{id}", s.forward("catalog", t, withID("/v1/products/", "id")))
+	mux.Handle("GET /api/products/{id}", s.forward("catalog", t, withProductID("/v1/products/", "id")))
 	mux.Handle("GET /api/categories", s.forward("catalog", t, to("/v1/categories")))
 
 	mux.Handle("GET /api/cart", s.authenticated(s.forward("cart", t, to("/v1/cart"))))
 	mux.Handle("DELETE /api/cart", s.authenticated(s.forward("cart", t, to("/v1/cart"))))
 	mux.Handle("POST /api/cart/items", s.authenticated(s.forward("cart", t, to("/v1/cart/items"))))
-	mux.Handle("PUT /api/cart/items/{product_id}", s.authenticated(s.forward("cart", t, withID("/v1/cart/items/", "product_id"))))
-	mux.Handle("DELETE /api/cart/items/{product_id}", s.authenticated(s.forward("cart", t, withID("/v1/cart/items/", "product_id"))))
+	mux.Handle("PUT /api/cart/items/{product_id}", s.authenticated(s.forward("cart", t, withProductID("/v1/cart/items/", "product_id"))))
+	mux.Handle("DELETE /api/cart/items/{product_id}", s.authenticated(s.forward("cart", t, withProductID("/v1/cart/items/", "product_id"))))
 
 	mux.Handle("POST /api/checkout", s.authenticated(s.forward("orders", checkout, to("/v1/checkout"))))
 	mux.Handle("GET /api/orders", s.authenticated(s.forward("orders", t, to("/v1/orders"))))
-	mux.Handle("GET /api/orders/{id}", s.authenticated(s.forward("orders", t, withID("/v1/orders/", "id"))))
-	mux.Handle("GET /api/orders/{id}/shipment", s.authenticated(s.forward("shipping", t, s.shipmentOf)))
+	mux.Handle("GET /api/orders/{id}", s.authenticated(s.forward("orders", t, withOrderID("/v1/orders/"))))
+	mux.Handle("GET /api/orders/{id}/shipment", s.authenticated(s.forward("shipping", t, shipmentOf)))
 
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, httpx.NotFound("route "+r.Method+" "+r.URL.Path))

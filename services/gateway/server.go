@@ -1,13 +1,15 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -17,29 +19,24 @@ import (
 	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/ids"
-	"github.com/otelshop/shop/services/orders"
 	"github.com/otelshop/shop/telemetry"
 )
 
 type server struct {
 	cfg         Config
-	tokens      *auth.Tokens
-	limiter     *limiter
+	identity    auth.Guard        // verifies shoppers' tokens
+	creds       *auth.Credentials // the gateway's own, presented upstream
+	limiter     *limiter          // every /api/ request, per client
+	logins      *limiter          // registrations and logins, per address
 	transport   http.RoundTripper
-	orders      *orders.Client
 	tel         *telemetry.Telemetry
 	rateLimited metric.Int64Counter
 	upstreams   map[string]*url.URL
 }
 
-func newServer(cfg Config, peers map[string]string, tel *telemetry.Telemetry) (*server, error) {
-	tokens, err := auth.NewTokens(cfg.JWTSecret, 0)
-	if err != nil {
-		return nil, err
-	}
+func newServer(cfg Config, peers map[string]string, identity auth.Guard, creds *auth.Credentials, tel *telemetry.Telemetry) (*server, error) {
 	hc := tel.HTTPClient(0) // deadlines come from each request's context
-	s := &server{cfg: cfg, tokens: tokens, transport: hc.Transport, orders: orders.NewClient(peers["orders"], hc), tel: tel,
-		upstreams: map[string]*url.URL{}}
+	s := &server{cfg: cfg, identity: identity, creds: creds, transport: hc.Transport, tel: tel, upstreams: map[string]*url.URL{}}
 	for name, raw := range peers {
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" {
@@ -50,72 +47,83 @@ func newServer(cfg Config, peers map[string]string, tel *telemetry.Telemetry) (*
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, max(cfg.RateBurst, 1))
 	}
+	if cfg.LoginRateLimit > 0 {
+		s.logins = newLimiter(cfg.LoginRateLimit, max(cfg.LoginRateBurst, 1))
+	}
 	s.rateLimited, _ = tel.Meter(scope).Int64Counter("shop.gateway.rate_limited",
-		metric.WithDescription("Requests refused with 429 by the per-client rate limit."))
+		metric.WithDescription("Requests refused with 429 by the per-client rate limits."))
 	return s, nil
 }
 
-// guard runs before routing: it replaces any identity a client claims for itself with
-// the one its token proves (verified once, here, for the rate limit and the routes
-// alike), and enforces the rate limit. It must not copy r (see telemetry.HTTPServer).
+type shopperKey struct{}
+
+// guard runs before routing: it drops whatever identity a client sends besides its
+// token, verifies the token once (for the rate limit and the routes alike), and
+// enforces the rate limits. It must not copy r (see telemetry.HTTPServer).
 func (s *server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Header.Del(auth.UserHeader)
-		userID, err := s.userFromToken(r)
+		r.Header.Del(auth.UserTokenHeader)
+		r.Header.Del("X-Shop-User-Id") // a header the services once believed; now nobody does
+		token := auth.BearerToken(r.Header)
+		user, err := s.identity.Verifier.User(token)
+		client := "addr:" + clientAddr(r)
 		if err == nil {
-			r.Header.Set(auth.UserHeader, userID)
+			client = "user:" + user.ID
+			*r = *r.WithContext(auth.WithUser(r.Context(), user))
+		} else if token != "" {
+			*r = *r.WithContext(context.WithValue(r.Context(), shopperKey{}, err))
 		}
-		if s.limiter != nil && strings.HasPrefix(r.URL.Path, "/api/") {
-			client := clientAddr(r)
-			if userID != "" {
-				client = "user:" + userID
-			}
-			if ok, wait := s.limiter.allow(client, time.Now()); !ok {
-				s.rateLimited.Add(r.Context(), 1)
-				w.Header().Set("Retry-After", retryAfter(wait))
-				httpx.WriteError(w, r, &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
-					Message: "too many requests; retry after " + retryAfter(wait) + "s"})
+		if r.URL.Path == "/api/users/login" || r.URL.Path == "/api/users/register" {
+			// Password checks are the costly, guessable door: bounded per address
+			// whoever the client says it is.
+			if !s.allow(w, r, s.logins, "addr:"+clientAddr(r)) {
 				return
 			}
+		}
+		if !s.allow(w, r, s.limiter, client) {
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-var errNoToken = errors.New("no bearer token")
-
-func (s *server) userFromToken(r *http.Request) (string, error) {
-	h := r.Header.Get("Authorization")
-	token, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || token == "" {
-		return "", errNoToken
+// allow takes a token from client's bucket of l, or answers 429.
+func (s *server) allow(w http.ResponseWriter, r *http.Request, l *limiter, client string) bool {
+	if l == nil {
+		return true
 	}
-	return s.tokens.Verify(token)
+	ok, wait := l.allow(client, time.Now())
+	if !ok {
+		s.rateLimited.Add(r.Context(), 1)
+		w.Header().Set("Retry-After", retryAfter(wait))
+		httpx.WriteError(w, r, &httpx.Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "too many requests; retry after " + retryAfter(wait) + "s"})
+	}
+	return ok
 }
 
-// authenticated requires the identity guard proved and passes it on in the header
-// the services read.
+// authenticated requires the shopper guard verified.
 func (s *server) authenticated(next http.Handler) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		id := r.Header.Get(auth.UserHeader)
-		if id == "" {
-			// Verify again only to say what is wrong: this is the rare path.
-			_, err := s.userFromToken(r)
+		u, ok := auth.UserFrom(r.Context())
+		if !ok {
+			err, _ := r.Context().Value(shopperKey{}).(error)
 			switch {
-			case errors.Is(err, errNoToken):
+			case err == nil:
 				return httpx.Unauthorized("authentication required: send Authorization: Bearer <token>")
 			case errors.Is(err, auth.ErrExpired):
 				return &httpx.Error{Status: http.StatusUnauthorized, Code: "token_expired", Message: "the token has expired; log in again"}
 			}
 			return httpx.Unauthorized("invalid token")
 		}
-		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("enduser.id", id))
+		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("enduser.id", u.ID))
 		next.ServeHTTP(w, r)
 		return nil
 	})
 }
 
-// forward proxies to a service at the path to(r) gives, within timeout. The service's
+// forward proxies to a service at the path to(r) gives, within timeout, with the
+// gateway's own credentials and, for a shopper, the shopper's token. The service's
 // answer, errors included, passes through unchanged.
 func (s *server) forward(service string, timeout time.Duration, to upstreamPath) http.Handler {
 	target := s.upstreams[service]
@@ -127,11 +135,6 @@ func (s *server) forward(service string, timeout time.Duration, to upstreamPath)
 			pr.Out.Host = target.Host
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				httpx.WriteError(w, r, errBodyTooLarge)
-				return
-			}
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
 				httpx.WriteError(w, r, fmt.Errorf("%s: %w", service, context.DeadlineExceeded))
 				return
@@ -149,9 +152,21 @@ func (s *server) forward(service string, timeout time.Duration, to upstreamPath)
 		if err != nil {
 			return err
 		}
+		body, err := s.readBody(w, r)
+		if err != nil {
+			return err
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		out := r.WithContext(telemetry.WithURLTemplate(ctx, template))
+		out.Header = r.Header.Clone()
+		out.Header.Del("Authorization")
+		if err := s.creds.Authorize(ctx, out.Header); err != nil {
+			return fmt.Errorf("%s: %w", service, errors.Join(err, errIdentityUnavailable))
+		}
+		if body != nil {
+			out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		}
 		u := *r.URL
 		u.Path, u.RawPath = path, ""
 		if query != "" {
@@ -163,8 +178,38 @@ func (s *server) forward(service string, timeout time.Duration, to upstreamPath)
 	})
 }
 
-var errBodyTooLarge = &httpx.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
-	Message: fmt.Sprintf("the body must be at most %d bytes", httpx.MaxBodyBytes)}
+var (
+	errBodyTooLarge = &httpx.Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+		Message: fmt.Sprintf("the body must be at most %d bytes", httpx.MaxBodyBytes)}
+	errBodyTooSlow = &httpx.Error{Status: http.StatusRequestTimeout, Code: "request_timeout",
+		Message: "the request body did not arrive in time"}
+	errIdentityUnavailable = httpx.Unavailable("the shop cannot prove its identity to its services now; try again")
+)
+
+// readBody reads the whole request body within BodyTimeout before anything goes
+// upstream: a client that trickles its body in ties up only the gateway, and is
+// told so (408), instead of holding a service's request open until it times out.
+func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	body, err := io.ReadAll(r.Body)
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, errBodyTooLarge
+	case errors.As(err, &netErr) && netErr.Timeout():
+		// The connection cannot carry another request after a failed read.
+		w.Header().Set("Connection", "close")
+		return nil, errBodyTooSlow
+	case err != nil:
+		return nil, httpx.BadRequest("bad_body", "the request body could not be read")
+	}
+	return body, nil
+}
 
 // upstreamPath maps a gateway request to the service's path, that path's route
 // template (for the client span's name) and, when it replaces the client's, a query.
@@ -175,25 +220,34 @@ func to(path string) upstreamPath {
 	return func(*http.Request) (string, string, string, error) { return path, path, "", nil }
 }
 
-// withID maps a gateway route with a {name} to the service path prefix+{name}.
-func withID(prefix, name string) upstreamPath {
+// withProductID maps a gateway route with a {name} product id to prefix+{name}.
+func withProductID(prefix, name string) upstreamPath {
 	return func(r *http.Request) (string, string, string, error) {
 		id := r.PathValue(name)
-		if id == "" || len(id) > 64 {
-			return "", "", "", httpx.Invalid(name, "must be 1 to 64 characters")
+		if !ids.Product(id) {
+			return "", "", "", httpx.Invalid(name, "must be a product id such as SKU-00042")
 		}
-		return prefix + url.PathEscape(id), prefix + "{" + name + "}", "", nil
+		return prefix + id, prefix + "{" + name + "}", "", nil
 	}
 }
 
-// shipmentOf checks the order is the user's before asking shipping about it.
-func (s *server) shipmentOf(r *http.Request) (string, string, string, error) {
+// withOrderID maps a gateway route with an {id} order id to prefix+{id}.
+func withOrderID(prefix string) upstreamPath {
+	return func(r *http.Request) (string, string, string, error) {
+		id, ok := ids.UUID(r.PathValue("id"))
+		if !ok {
+			return "", "", "", httpx.Invalid("id", "must be an order id")
+		}
+		return prefix + id, prefix + "{id}", "", nil
+	}
+}
+
+// shipmentOf asks shipping for the order's shipment; shipping answers only the
+// order's owner.
+func shipmentOf(r *http.Request) (string, string, string, error) {
 	orderID, ok := ids.UUID(r.PathValue("id"))
 	if !ok {
 		return "", "", "", httpx.Invalid("id", "must be an order id")
-	}
-	if _, err := s.orders.Get(r.Context(), r.Header.Get(auth.UserHeader), orderID); err != nil {
-		return "", "", "", err
 	}
 	return "/v1/shipments", "/v1/shipments", "order_id=" + orderID, nil
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/resilience"
 	"github.com/otelshop/shop/services/inventory/inventorypb"
 	"github.com/otelshop/shop/telemetry"
@@ -23,6 +24,8 @@ var (
 	ErrUnknownProduct    = errors.New("unknown product")
 	// ErrNotHeld: the order's hold is gone (expired or released), so it cannot commit.
 	ErrNotHeld = errors.New("reservation not held")
+	// ErrSold: the reservation is committed; only Restock returns its stock.
+	ErrSold = errors.New("reservation committed")
 )
 
 // Client calls inventory over gRPC. Every call is idempotent by order id, so each is
@@ -34,10 +37,12 @@ type Client struct {
 	guard *resilience.Guard
 }
 
-// NewClient connects (lazily) to the inventory service at target (host:port).
-func NewClient(target string, tel *telemetry.Telemetry) (*Client, error) {
+// NewClient connects (lazily) to the inventory service at target (host:port),
+// calling with creds.
+func NewClient(target string, tel *telemetry.Telemetry, creds *auth.Credentials) (*Client, error) {
 	conn, err := grpc.NewClient(target,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(creds),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 			otelgrpc.WithTracerProvider(tel.TracerProvider),
 			otelgrpc.WithMeterProvider(tel.MeterProvider),
@@ -110,10 +115,24 @@ func (c *Client) Commit(ctx context.Context, orderID string) error {
 	return err
 }
 
-// Release returns orderID's stock, recording reason.
+// Release returns orderID's held stock, recording reason; ErrSold when the
+// reservation is committed.
 func (c *Client) Release(ctx context.Context, orderID, reason string) error {
-	return c.call(ctx, func(ctx context.Context) error {
+	err := c.call(ctx, func(ctx context.Context) error {
 		_, err := c.rpc.Release(ctx, &inventorypb.ReleaseRequest{OrderId: orderID, Reason: reason})
+		return err
+	})
+	if errors.Is(err, ErrInsufficientStock) { // FAILED_PRECONDITION: committed
+		return fmt.Errorf("%w: %v", ErrSold, err)
+	}
+	return err
+}
+
+// Restock returns the stock of orderID's committed reservation: its order was
+// never placed.
+func (c *Client) Restock(ctx context.Context, orderID, reason string) error {
+	return c.call(ctx, func(ctx context.Context) error {
+		_, err := c.rpc.Restock(ctx, &inventorypb.RestockRequest{OrderId: orderID, Reason: reason})
 		return err
 	})
 }

@@ -84,13 +84,21 @@ func TestReservation_Idempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Committed stock is sold: Release refuses it; Restock (an order never placed)
+	// returns it, once however often it is asked.
+	if err := inv.Release(ctx, "order-idem-1", "refunded"); !errors.Is(err, inventory.ErrSold) {
+		t.Errorf("release of a committed reservation: %v, want ErrSold", err)
+	}
+	if n := s.Stock(t, product); n != 8 {
+		t.Errorf("stock %d after a refused release, want 8", n)
+	}
 	for range 2 {
-		if err := inv.Release(ctx, "order-idem-1", "refunded"); err != nil {
+		if err := inv.Restock(ctx, "order-idem-1", "abandoned"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n := s.Stock(t, product); n != 10 {
-		t.Errorf("stock %d after releasing twice, want 10", n)
+		t.Errorf("stock %d after restocking twice, want 10", n)
 	}
 	// A release that overtakes its reserve wins: the late reserve holds nothing.
 	if err := inv.Release(ctx, "order-idem-2", "payment_unavailable"); err != nil {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/services/inventory/inventorypb"
 	"github.com/otelshop/shop/telemetry"
@@ -62,6 +63,8 @@ var orderIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 const (
 	maxItems    = 50
 	maxQuantity = 1000
+	// maxStockRows bounds one SetStock: 20,000 rows once took 2.5 s of database time.
+	maxStockRows = 1000
 )
 
 func validOrderID(id string) error {
@@ -94,6 +97,9 @@ func (s *server) GetStock(ctx context.Context, req *inventorypb.GetStockRequest)
 }
 
 func (s *server) SetStock(ctx context.Context, req *inventorypb.SetStockRequest) (*inventorypb.SetStockResponse, error) {
+	if len(req.GetStock()) > maxStockRows {
+		return nil, status.Errorf(codes.InvalidArgument, "set at most %d products at once", maxStockRows)
+	}
 	stock := map[string]int32{}
 	for _, st := range req.GetStock() {
 		if !ids.Product(st.GetProductId()) || st.GetAvailable() < 0 {
@@ -181,11 +187,47 @@ func (s *server) Release(ctx context.Context, req *inventorypb.ReleaseRequest) (
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("shop.inventory.release_reason", req.GetReason()))
 	st, err := s.store.release(ctx, req.GetOrderId(), req.GetReason())
+	if errors.Is(err, errSold) {
+		s.count(ctx, "release", "refused_committed")
+		return nil, status.Error(codes.FailedPrecondition, err.Error())
+	}
 	if err != nil {
 		return nil, s.internal(ctx, err)
 	}
 	s.count(ctx, "release", st)
 	return &inventorypb.ReleaseResponse{Status: toProto(st)}, nil
+}
+
+func (s *server) Restock(ctx context.Context, req *inventorypb.RestockRequest) (*inventorypb.RestockResponse, error) {
+	if err := validOrderID(req.GetOrderId()); err != nil {
+		return nil, err
+	}
+	if !reasonPattern.MatchString(req.GetReason()) {
+		return nil, status.Error(codes.InvalidArgument, "reason must be a snake_case word")
+	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("shop.inventory.release_reason", req.GetReason()))
+	st, err := s.store.restock(ctx, req.GetOrderId(), req.GetReason())
+	if errors.Is(err, errNoReservation) {
+		s.count(ctx, "restock", "not_found")
+		return nil, status.Error(codes.NotFound, err.Error())
+	}
+	if err != nil {
+		return nil, s.internal(ctx, err)
+	}
+	s.count(ctx, "restock", st)
+	s.tel.Logger.InfoContext(ctx, "committed stock returned for an order never placed", "order_id", req.GetOrderId(), "reason", req.GetReason())
+	return &inventorypb.RestockResponse{Status: toProto(st)}, nil
+}
+
+// allowedCallers says who may call each method: orders runs the checkout,
+// operators (admin) set stock.
+var allowedCallers = map[string][]string{
+	inventorypb.Inventory_Reserve_FullMethodName:  {"orders"},
+	inventorypb.Inventory_Commit_FullMethodName:   {"orders"},
+	inventorypb.Inventory_Release_FullMethodName:  {"orders"},
+	inventorypb.Inventory_Restock_FullMethodName:  {"orders"},
+	inventorypb.Inventory_GetStock_FullMethodName: {"orders", auth.RoleAdmin},
+	inventorypb.Inventory_SetStock_FullMethodName: {auth.RoleAdmin},
 }
 
 func (s *server) internal(ctx context.Context, err error) error {

@@ -37,7 +37,7 @@ var Service = service.Definition{
 			ReservationTTL: env.PositiveDuration("RESERVATION_TTL", 2*time.Minute),
 			ExpiryInterval: env.PositiveDuration("RESERVATION_EXPIRY_INTERVAL", 5*time.Second),
 		}
-		return func(ctx context.Context, rt service.Runtime) error { return run(ctx, rt, cfg) }
+		return service.With(run, cfg)
 	},
 }
 
@@ -62,7 +62,7 @@ func run(ctx context.Context, rt service.Runtime, cfg Config) error {
 		otelgrpc.WithTracerProvider(tel.TracerProvider),
 		otelgrpc.WithMeterProvider(tel.MeterProvider),
 		otelgrpc.WithPropagators(tel.Propagator),
-	)), grpc.ChainUnaryInterceptor(recoverPanics(tel)))
+	)), grpc.ChainUnaryInterceptor(recoverPanics(tel), rt.Identity.Guard.UnaryGuard(allowedCallers)))
 	inventorypb.RegisterInventoryServer(gs, srv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)

@@ -83,16 +83,19 @@ func (s store) getStock(ctx context.Context, ids []string) (map[string]int32, er
 	return out, rows.Err()
 }
 
+// setStock sets the stock of products in one statement.
 func (s store) setStock(ctx context.Context, stock map[string]int32) error {
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		for id, n := range stock {
-			if _, err := tx.Exec(ctx, `INSERT INTO stock (product_id, available) VALUES ($1, $2)
-				ON CONFLICT (product_id) DO UPDATE SET available = $2, updated_at = now()`, id, n); err != nil {
-				return fmt.Errorf("set stock of %s: %w", id, err)
-			}
-		}
-		return nil
-	})
+	ids := make([]string, 0, len(stock))
+	units := make([]int32, 0, len(stock))
+	for id, n := range stock {
+		ids, units = append(ids, id), append(units, n)
+	}
+	if _, err := s.db.Exec(ctx, `INSERT INTO stock (product_id, available)
+		SELECT * FROM unnest($1::text[], $2::integer[])
+		ON CONFLICT (product_id) DO UPDATE SET available = excluded.available, updated_at = now()`, ids, units); err != nil {
+		return fmt.Errorf("set stock: %w", err)
+	}
+	return nil
 }
 
 // reserve holds every item for orderID or none. A second call for the same order
@@ -188,8 +191,12 @@ func (s store) commit(ctx context.Context, orderID string) (string, error) {
 	return status, err
 }
 
-// release returns an order's held or committed stock. Releasing an unknown order
-// leaves a released tombstone, so a Reserve that arrives late changes nothing.
+// errSold: a committed reservation is sold stock; Release does not return it.
+var errSold = errors.New("the reservation is committed: the stock is sold")
+
+// release returns an order's held stock. Releasing an unknown order leaves a
+// released tombstone, so a Reserve that arrives late changes nothing. A committed
+// reservation is refused (restock returns that, for an order never placed).
 func (s store) release(ctx context.Context, orderID, reason string) (string, error) {
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var status string
@@ -198,6 +205,32 @@ func (s store) release(ctx context.Context, orderID, reason string) (string, err
 			_, err = tx.Exec(ctx, `INSERT INTO reservations (order_id, status, expires_at, release_reason)
 				VALUES ($1, 'released', now(), $2) ON CONFLICT (order_id) DO NOTHING`, orderID, reason)
 			return err
+		}
+		if err != nil {
+			return fmt.Errorf("select reservation: %w", err)
+		}
+		switch status {
+		case statusReleased:
+			return nil
+		case statusCommitted:
+			return errSold
+		}
+		return releaseLocked(ctx, tx, orderID, reason)
+	})
+	if err != nil {
+		return "", err
+	}
+	return statusReleased, nil
+}
+
+// restock returns the stock of an order's committed reservation (the order was
+// never placed), and of a hold as release would. Twice is once.
+func (s store) restock(ctx context.Context, orderID, reason string) (string, error) {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var status string
+		err := tx.QueryRow(ctx, `SELECT status FROM reservations WHERE order_id = $1 FOR UPDATE`, orderID).Scan(&status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoReservation
 		}
 		if err != nil {
 			return fmt.Errorf("select reservation: %w", err)

@@ -1,6 +1,8 @@
 package orders
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"regexp"
 	"strings"
@@ -81,6 +83,19 @@ func (r *checkoutRequest) Validate() error {
 		return httpx.Invalid("shipping_address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
 	}
 	return nil
+}
+
+// fingerprint tells requests apart for an idempotency key: the address and the
+// card's last four digits and expiry (a hash of the whole number would be a
+// guessable stand-in for it).
+func (r *checkoutRequest) fingerprint() string {
+	a, n := r.ShippingAddress, r.Payment.CardNumber
+	h := sha256.New()
+	for _, part := range []string{a.Name, a.Line1, a.Line2, a.City, a.PostalCode, a.Country, n[max(0, len(n)-4):], r.Payment.Expiry} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (r *checkoutRequest) card() payments.Card {

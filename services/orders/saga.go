@@ -28,9 +28,10 @@ import (
 // interfaces, so that every step and every compensation can be tested without
 // the services or the stores (saga_test.go).
 type (
+	// carts reads and clears the cart of the user in the context.
 	carts interface {
-		Get(ctx context.Context, userID string) (cart.Cart, error)
-		Clear(ctx context.Context, userID string) error
+		Get(ctx context.Context) (cart.Cart, error)
+		Clear(ctx context.Context) error
 	}
 	prices interface {
 		Products(ctx context.Context, ids []string) (map[string]catalog.Product, error)
@@ -39,6 +40,7 @@ type (
 		Reserve(ctx context.Context, orderID string, items []inventory.Item) error
 		Commit(ctx context.Context, orderID string) error
 		Release(ctx context.Context, orderID, reason string) error
+		Restock(ctx context.Context, orderID, reason string) error
 	}
 	charges interface {
 		Charge(ctx context.Context, key string, amountCents int64, card payments.Card) (payments.Charge, error)
@@ -48,6 +50,7 @@ type (
 	orderStore interface {
 		byIdempotencyKey(ctx context.Context, userID, key string) (Order, error)
 		createPending(ctx context.Context, o *Order) error
+		liveByCartVersion(ctx context.Context, userID string, version int64) (Order, error)
 		markPlaced(ctx context.Context, orderID, paymentID string, ev OutboxEvent) error
 		markFailed(ctx context.Context, orderID, reason, paymentID string, refundDue bool) (bool, error)
 		stalePending(ctx context.Context, cutoff time.Time, limit int) ([]Order, error)
@@ -82,21 +85,35 @@ func newSaga(d sagaDeps, tel *telemetry.Telemetry) *saga {
 	return &saga{sagaDeps: d, logger: tel.Logger, tracer: tel.Tracer(scope), m: newCheckoutMetrics(tel.Meter(scope))}
 }
 
-// checkout prices the cart, stores the order as pending and runs the saga. With an
-// idempotency key a checkout seen before is answered with its order.
+// errKeyReused: an idempotency key names one checkout; another request with it is
+// refused, never answered with the first one's order (Stripe answers the same).
+var errKeyReused = &httpx.Error{Status: http.StatusUnprocessableEntity, Code: "idempotency_key_reused",
+	Message: "this Idempotency-Key was used for a different checkout; use a new key"}
+
+// checkout prices the cart, stores the order as pending and runs the saga. A
+// checkout seen before is answered with its order: by idempotency key (when the
+// request is the same), or by the version of the cart (two checkouts of one cart
+// at once are one).
 func (s *saga) checkout(ctx context.Context, userID, idempotencyKey string, req checkoutRequest) (Order, error) {
 	start := time.Now()
 	span := trace.SpanFromContext(ctx)
+	fingerprint := req.fingerprint()
+	replay := func(o Order) (Order, error) {
+		if o.RequestHash != fingerprint {
+			return Order{}, errKeyReused
+		}
+		span.SetAttributes(attribute.Bool("shop.checkout.replayed", true))
+		return o, nil
+	}
 	if idempotencyKey != "" {
 		if o, err := s.store.byIdempotencyKey(ctx, userID, idempotencyKey); err == nil {
-			span.SetAttributes(attribute.Bool("shop.checkout.replayed", true))
-			return o, nil
+			return replay(o)
 		} else if !errors.Is(err, errNoOrder) {
 			return Order{}, err
 		}
 	}
 
-	c, err := s.cart.Get(ctx, userID)
+	c, err := s.cart.Get(ctx)
 	if err != nil {
 		return Order{}, fmt.Errorf("read cart: %w", err)
 	}
@@ -114,7 +131,7 @@ func (s *saga) checkout(ctx context.Context, userID, idempotencyKey string, req 
 	}
 	id, _ := uuid.NewV7()
 	o := Order{ID: id.String(), UserID: userID, Status: StatusPending, Currency: "USD",
-		ShippingAddress: req.ShippingAddress, IdempotencyKey: idempotencyKey}
+		ShippingAddress: req.ShippingAddress, IdempotencyKey: idempotencyKey, RequestHash: fingerprint, CartVersion: c.Version}
 	units := 0
 	for _, it := range c.Items {
 		p, ok := products[it.ProductID]
@@ -132,10 +149,19 @@ func (s *saga) checkout(ctx context.Context, userID, idempotencyKey string, req 
 		attribute.Int("shop.order.units", units),
 		attribute.Int64("shop.order.total_cents", o.TotalCents))
 
-	if err := s.store.createPending(ctx, &o); errors.Is(err, errDuplicate) {
-		// The same checkout, sent twice at once: answer with the first.
-		return s.store.byIdempotencyKey(ctx, userID, idempotencyKey)
-	} else if err != nil {
+	switch err := s.store.createPending(ctx, &o); {
+	case errors.Is(err, errDuplicate):
+		// The same key, sent twice at once: answer as the first.
+		first, err := s.store.byIdempotencyKey(ctx, userID, idempotencyKey)
+		if err != nil {
+			return Order{}, err
+		}
+		return replay(first)
+	case errors.Is(err, errCartInFlight):
+		// This cart is being bought, or was: one checkout, one charge.
+		span.SetAttributes(attribute.Bool("shop.checkout.same_cart", true))
+		return s.store.liveByCartVersion(ctx, userID, c.Version)
+	case err != nil:
 		return Order{}, err
 	}
 	o, err = s.run(ctx, o, req.card(), start)
@@ -143,7 +169,7 @@ func (s *saga) checkout(ctx context.Context, userID, idempotencyKey string, req 
 		return o, err
 	}
 	// The order stands; an uncleared cart is an annoyance, not a failure.
-	if err := s.cart.Clear(ctx, userID); err != nil {
+	if err := s.cart.Clear(ctx); err != nil {
 		s.logger.WarnContext(ctx, "order placed but the cart was not cleared", "order_id", o.ID, "error", err)
 	}
 	return o, nil
@@ -264,7 +290,13 @@ func (s *saga) releaseStock(ctx context.Context, orderID, reason string) {
 	ctx, span := s.tracer.Start(context.WithoutCancel(ctx), "compensate release stock",
 		trace.WithAttributes(attribute.String("shop.checkout.failure_reason", reason)))
 	defer span.End()
-	if err := s.inventory.Release(ctx, orderID, reason); err != nil {
+	err := s.inventory.Release(ctx, orderID, reason)
+	if errors.Is(err, inventory.ErrSold) {
+		// Committed, but the order was never placed (this saga failed after the
+		// commit, or died and is being swept): the sale did not happen.
+		err = s.inventory.Restock(ctx, orderID, reason)
+	}
+	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "release failed")
 		s.logger.ErrorContext(ctx, "could not release stock; it is released when the hold expires", "order_id", orderID, "error", err)

@@ -39,7 +39,7 @@ var Service = service.Definition{
 			RelayInterval:  env.PositiveDuration("OUTBOX_INTERVAL", 500*time.Millisecond),
 			PendingTimeout: env.PositiveDuration("PENDING_ORDER_TIMEOUT", 10*time.Minute),
 		}
-		return func(ctx context.Context, rt service.Runtime) error { return run(ctx, rt, cfg) }
+		return service.With(run, cfg)
 	},
 }
 
@@ -51,7 +51,8 @@ func run(ctx context.Context, rt service.Runtime, cfg Config) error {
 		return fmt.Errorf("orders: %w", err)
 	}
 	defer db.Close()
-	inv, err := inventory.NewClient(rt.Peer("inventory"), tel)
+	creds := rt.Identity.Credentials
+	inv, err := inventory.NewClient(rt.Peer("inventory"), tel, creds)
 	if err != nil {
 		return fmt.Errorf("orders: %w", err)
 	}
@@ -62,14 +63,14 @@ func run(ctx context.Context, rt service.Runtime, cfg Config) error {
 	st := store{db}
 	relay := newRelay(db, pub, tel)
 	checkout := newSaga(sagaDeps{
-		cart:      cart.NewClient(rt.Peer("cart"), hc),
-		catalog:   catalog.NewClient(rt.Peer("catalog"), hc),
-		payments:  payments.NewClient(rt.Peer("payments"), hc, tel),
+		cart:      cart.NewClient(rt.Peer("cart"), hc, creds),
+		catalog:   catalog.NewClient(rt.Peer("catalog"), hc, creds),
+		payments:  payments.NewClient(rt.Peer("payments"), hc, creds, tel),
 		inventory: inv,
 		store:     st,
 		placed:    relay.wake,
 	}, tel)
-	s := newServer(st, checkout)
+	s := newServer(st, checkout, rt.Identity.Guard)
 
 	var wg sync.WaitGroup
 	bg, stopBackground := context.WithCancel(ctx)

@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/otelshop/shop/internal/pg"
 )
 
 //go:embed migrations/*.sql
@@ -49,15 +51,18 @@ type Order struct {
 	Currency        string    `json:"currency"`
 	Items           []Item    `json:"items"`
 	FailureReason   string    `json:"failure_reason,omitempty"`
-	PaymentID       string    `json:"payment_id,omitempty"`
-	ShippingAddress Address   `json:"shipping_address"`
 	CreatedAt       time.Time `json:"created_at"`
+	PaymentID       string    `json:"-"` // internal: the contract's order has no payment
+	ShippingAddress Address   `json:"-"` // personal data the API does not echo
 	IdempotencyKey  string    `json:"-"`
+	RequestHash     string    `json:"-"`
+	CartVersion     int64     `json:"-"`
 }
 
 var (
-	errNoOrder   = errors.New("no such order")
-	errDuplicate = errors.New("an order with this idempotency key exists")
+	errNoOrder      = errors.New("no such order")
+	errDuplicate    = errors.New("an order with this idempotency key exists")
+	errCartInFlight = errors.New("a checkout of this cart is running or done")
 )
 
 type store struct{ db *pgxpool.Pool }
@@ -77,11 +82,14 @@ func (s store) createPending(ctx context.Context, o *Order) error {
 		return err
 	}
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key, shipping_address)
-			VALUES ($1, $2, 'pending', $3, $4, $5, $6) RETURNING created_at`,
-			o.ID, o.UserID, o.TotalCents, o.Currency, nullable(o.IdempotencyKey), addr).Scan(&o.CreatedAt)
+		err := tx.QueryRow(ctx, `INSERT INTO orders (id, user_id, status, total_cents, currency, idempotency_key, shipping_address, request_hash, cart_version)
+			VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8) RETURNING created_at`,
+			o.ID, o.UserID, o.TotalCents, o.Currency, nullable(o.IdempotencyKey), addr, o.RequestHash, o.CartVersion).Scan(&o.CreatedAt)
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		if errors.As(err, &pgErr) && pgErr.ConstraintName == "orders_live_cart_version" {
+			return errCartInFlight
+		}
+		if pg.IsUniqueViolation(err) {
 			return errDuplicate
 		}
 		if err != nil {
@@ -168,7 +176,8 @@ func (s store) refundSettled(ctx context.Context, orderID string) error {
 	return nil
 }
 
-const orderColumns = `id, user_id, status, total_cents, currency, failure_reason, payment_id, shipping_address, created_at, coalesce(idempotency_key, '')`
+const orderColumns = `id, user_id, status, total_cents, currency, failure_reason, payment_id, shipping_address, created_at,
+	coalesce(idempotency_key, ''), request_hash, coalesce(cart_version, 0)`
 
 func (s store) scanOrders(ctx context.Context, sql string, args ...any) ([]Order, error) {
 	rows, err := s.db.Query(ctx, sql, args...)
@@ -178,7 +187,7 @@ func (s store) scanOrders(ctx context.Context, sql string, args ...any) ([]Order
 	orders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) {
 		var o Order
 		err := r.Scan(&o.ID, &o.UserID, &o.Status, &o.TotalCents, &o.Currency, &o.FailureReason, &o.PaymentID,
-			&o.ShippingAddress, &o.CreatedAt, &o.IdempotencyKey)
+			&o.ShippingAddress, &o.CreatedAt, &o.IdempotencyKey, &o.RequestHash, &o.CartVersion)
 		return o, err
 	})
 	if err != nil {
@@ -225,6 +234,20 @@ func (s store) get(ctx context.Context, userID, orderID string) (Order, error) {
 
 func (s store) byIdempotencyKey(ctx context.Context, userID, key string) (Order, error) {
 	orders, err := s.scanOrders(ctx, `SELECT `+orderColumns+` FROM orders WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
+	if err != nil {
+		return Order{}, err
+	}
+	if len(orders) == 0 {
+		return Order{}, errNoOrder
+	}
+	return orders[0], nil
+}
+
+// liveByCartVersion returns the order, pending or placed, that bought this version
+// of the user's cart.
+func (s store) liveByCartVersion(ctx context.Context, userID string, version int64) (Order, error) {
+	orders, err := s.scanOrders(ctx, `SELECT `+orderColumns+` FROM orders WHERE user_id = $1 AND cart_version = $2
+		AND status <> 'failed'`, userID, version)
 	if err != nil {
 		return Order{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/resilience"
 	"github.com/otelshop/shop/telemetry"
@@ -17,10 +18,10 @@ type Client struct {
 	guard *resilience.Guard
 }
 
-// NewClient returns a payments client for baseURL.
-func NewClient(baseURL string, hc *http.Client, tel *telemetry.Telemetry) *Client {
+// NewClient returns a payments client for baseURL, calling with creds.
+func NewClient(baseURL string, hc *http.Client, creds *auth.Credentials, tel *telemetry.Telemetry) *Client {
 	return &Client{
-		api:   httpx.Client{BaseURL: baseURL, HTTP: hc},
+		api:   httpx.Client{BaseURL: baseURL, HTTP: hc, Authorize: creds.Authorize},
 		guard: resilience.NewGuard("payments", tel, httpx.Retryable, 0),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/shoptest"
 	"github.com/otelshop/shop/services/payments"
@@ -14,7 +15,7 @@ import (
 // A retried charge never charges twice; a key reused for another amount is refused.
 func TestCharge_IdempotencyKey(t *testing.T) {
 	s := shoptest.Start(t, shoptest.Options{})
-	api := httpx.Client{BaseURL: s.URL["payments"], HTTP: http.DefaultClient}
+	api := s.API(t, "payments", "orders")
 	ctx := context.Background()
 	charge := func(amount int64) (payments.Charge, error) {
 		var c payments.Charge
@@ -62,7 +63,7 @@ func TestCharge_IdempotencyKey(t *testing.T) {
 func TestCheckout_ProcessorDown_BreakerOpensStockKept(t *testing.T) {
 	s := shoptest.Start(t, shoptest.Options{})
 	ctx := context.Background()
-	api := httpx.Client{BaseURL: s.URL["payments"], HTTP: http.DefaultClient}
+	api := s.API(t, "payments", auth.AdminClient)
 	if err := api.Do(ctx, "PUT", "/v1/provider", "/v1/provider", nil, payments.ProviderSettings{ErrorRate: 1}, nil); err != nil {
 		t.Fatal(err)
 	}

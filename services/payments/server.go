@@ -3,8 +3,10 @@ package payments
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/telemetry"
@@ -21,15 +24,16 @@ import (
 type server struct {
 	store    store
 	provider *provider
+	auth     auth.Guard
 	tel      *telemetry.Telemetry
 	tracer   trace.Tracer
 	charges  metric.Int64Counter
 	refunds  metric.Int64Counter
 }
 
-func newServer(st store, p *provider, tel *telemetry.Telemetry) *server {
+func newServer(st store, p *provider, guard auth.Guard, tel *telemetry.Telemetry) *server {
 	meter := tel.Meter(scope)
-	s := &server{store: st, provider: p, tel: tel, tracer: tel.Tracer(scope)}
+	s := &server{store: st, provider: p, auth: guard, tel: tel, tracer: tel.Tracer(scope)}
 	s.charges, _ = meter.Int64Counter("shop.payments.charges",
 		metric.WithDescription("Charges decided, by outcome (succeeded, declined, error) and decline reason."))
 	s.refunds, _ = meter.Int64Counter("shop.payments.refunds", metric.WithDescription("Charges refunded."))
@@ -69,10 +73,12 @@ func (r *chargeRequest) Validate() error {
 	return ValidateCard(r.Card, time.Now())
 }
 
-// ValidateCard checks a card's form: a Luhn-valid number, an expiry not past, a CVC.
+// ValidateCard checks a card's form: a Luhn-valid number of a brand the shop
+// takes, of that brand's length, an expiry not past, a CVC of the brand's length.
 func ValidateCard(c Card, now time.Time) error {
-	if !digitsPattern.MatchString(c.Number) || !luhn(c.Number) {
-		return httpx.Invalid("card.number", "must be a valid card number")
+	b := brand(c.Number)
+	if !digitsPattern.MatchString(c.Number) || !luhn(c.Number) || b.name == "" || !slices.Contains(b.lengths, len(c.Number)) {
+		return httpx.Invalid("card.number", "must be a valid Visa, Mastercard, American Express or Discover card number")
 	}
 	m := expiryPattern.FindStringSubmatch(c.Expiry)
 	if m == nil {
@@ -84,8 +90,8 @@ func ValidateCard(c Card, now time.Time) error {
 	if !time.Date(2000+year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC).After(now) {
 		return httpx.Invalid("card.expiry", "the card has expired")
 	}
-	if !cvcPattern.MatchString(c.CVC) {
-		return httpx.Invalid("card.cvc", "must be 3 or 4 digits")
+	if !cvcPattern.MatchString(c.CVC) || len(c.CVC) != b.cvc {
+		return httpx.Invalid("card.cvc", fmt.Sprintf("must be %d digits", b.cvc))
 	}
 	return nil
 }
@@ -106,16 +112,34 @@ func luhn(number string) bool {
 	return sum%10 == 0
 }
 
-func brand(number string) string {
-	switch {
-	case number[0] == '4':
-		return "visa"
-	case number[0] == '5':
-		return "mastercard"
-	case number[:2] == "34" || number[:2] == "37":
-		return "amex"
+// cardBrand is a card network the shop takes: its numbers' lengths and its CVC's.
+type cardBrand struct {
+	name    string
+	lengths []int
+	cvc     int
+}
+
+// brand names the network of a card number by its issuer prefix (IIN ranges);
+// the zero brand for a number of no network the shop takes (0000…, 9999…).
+func brand(number string) cardBrand {
+	prefix := func(n int) int {
+		if len(number) < n {
+			return -1
+		}
+		v, _ := strconv.Atoi(number[:n])
+		return v
 	}
-	return "other"
+	switch p1, p2, p3, p4, p6 := prefix(1), prefix(2), prefix(3), prefix(4), prefix(6); {
+	case p1 == 4:
+		return cardBrand{"visa", []int{13, 16, 19}, 3}
+	case p2 >= 51 && p2 <= 55, p4 >= 2221 && p4 <= 2720:
+		return cardBrand{"mastercard", []int{16}, 3}
+	case p2 == 34, p2 == 37:
+		return cardBrand{"amex", []int{15}, 4}
+	case p4 == 6011, p2 == 65, p3 >= 644 && p3 <= 649, p6 >= 622126 && p6 <= 622925:
+		return cardBrand{"discover", []int{16, 19}, 3}
+	}
+	return cardBrand{}
 }
 
 func (s *server) handleCharge() http.Handler {
@@ -143,7 +167,7 @@ func (s *server) handleCharge() http.Handler {
 		}
 		id, _ := uuid.NewV7()
 		c := Charge{ID: id.String(), IdempotencyKey: req.IdempotencyKey, AmountCents: req.AmountCents, Currency: req.Currency,
-			Status: ChargeSucceeded, DeclineReason: reason, CardBrand: brand(req.Card.Number), CardLast4: req.Card.Number[len(req.Card.Number)-4:]}
+			Status: ChargeSucceeded, DeclineReason: reason, CardBrand: brand(req.Card.Number).name, CardLast4: req.Card.Number[len(req.Card.Number)-4:]}
 		if reason != "" {
 			c.Status = ChargeDeclined
 		}
@@ -161,7 +185,7 @@ func (s *server) handleCharge() http.Handler {
 
 func (s *server) authorize(ctx context.Context, number string) (string, error) {
 	ctx, span := s.tracer.Start(ctx, "processor authorize", trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("shop.payment.card_brand", brand(number))))
+		trace.WithAttributes(attribute.String("shop.payment.card_brand", brand(number).name)))
 	defer span.End()
 	reason, err := s.provider.authorize(ctx, number)
 	if err != nil {

@@ -24,7 +24,7 @@ var Service = service.Definition{
 			FailureRate: env.Float("PAYMENTS_FAILURE_RATE", 0.02, 0, 1),
 			ErrorRate:   env.Float("PAYMENTS_ERROR_RATE", 0, 0, 1),
 		}
-		return func(ctx context.Context, rt service.Runtime) error { return run(ctx, rt, settings) }
+		return service.With(run, settings)
 	},
 }
 
@@ -34,6 +34,6 @@ func run(ctx context.Context, rt service.Runtime, settings ProviderSettings) err
 		return fmt.Errorf("payments: %w", err)
 	}
 	defer db.Close()
-	s := newServer(store{db}, &provider{settings: settings}, rt.Telemetry)
+	s := newServer(store{db}, &provider{settings: settings}, rt.Identity.Guard, rt.Telemetry)
 	return rt.ServeHTTP(ctx, httpx.Handler(rt.Telemetry, s.routes, map[string]httpx.Check{"postgres": db.Ping}))
 }

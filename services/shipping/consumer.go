@@ -43,15 +43,16 @@ func (c *consumer) handleOrderPlaced(ctx context.Context, d amqp.Delivery) error
 		return fmt.Errorf("%w: decode order.placed: %v", rabbit.ErrPoison, err)
 	}
 	orderID, ok := ids.UUID(ev.OrderID)
-	if !ok || len(ev.Items) == 0 || ev.ShippingAddress.Country == "" {
-		return fmt.Errorf("%w: order.placed without order id, items or destination", rabbit.ErrPoison)
+	userID, userOK := ids.UUID(ev.UserID)
+	if !ok || !userOK || len(ev.Items) == 0 || ev.ShippingAddress.Country == "" {
+		return fmt.Errorf("%w: order.placed without order id, user, items or destination", rabbit.ErrPoison)
 	}
 	q := quoteFor(ev)
 	span := trace.SpanFromContext(ctx)
 	span.SetAttributes(attribute.String("shop.order.id", orderID), attribute.String("shop.shipping.carrier", q.carrier),
 		attribute.Int64("shop.shipping.quote_cents", q.cents))
 	id, _ := uuid.NewV7()
-	created, err := c.store.create(ctx, Shipment{ID: id.String(), OrderID: orderID, Carrier: q.carrier, QuoteCents: q.cents,
+	created, err := c.store.create(ctx, Shipment{ID: id.String(), OrderID: orderID, UserID: userID, Carrier: q.carrier, QuoteCents: q.cents,
 		Country: ev.ShippingAddress.Country, Units: q.units}, d.MessageId)
 	if err != nil {
 		return err

@@ -4,13 +4,17 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/ids"
 )
 
-type server struct{ store store }
+type server struct {
+	store store
+	auth  auth.Guard
+}
 
-func newServer(st store) *server { return &server{store: st} }
+func newServer(st store, guard auth.Guard) *server { return &server{store: st, auth: guard} }
 
 func (s *server) handleFind() http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -18,9 +22,10 @@ func (s *server) handleFind() http.Handler {
 		if !ok {
 			return httpx.Invalid("order_id", "must be an order id")
 		}
-		sh, err := s.store.byOrder(r.Context(), orderID)
+		u, _ := auth.UserFrom(r.Context())
+		sh, err := s.store.byOrder(r.Context(), orderID, u.ID)
 		if errors.Is(err, errNoShipment) {
-			return httpx.NotFound("shipment")
+			return httpx.NotFound("shipment") // also another user's: no hint it exists
 		}
 		if err != nil {
 			return err

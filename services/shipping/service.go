@@ -34,7 +34,7 @@ var Service = service.Definition{
 			Prefetch:    32,
 			Workers:     4,
 		}
-		return func(ctx context.Context, rt service.Runtime) error { return run(ctx, rt, sub) }
+		return service.With(run, sub)
 	},
 }
 
@@ -59,7 +59,7 @@ func run(ctx context.Context, rt service.Runtime, sub rabbit.Subscription) error
 			return nil
 		}))
 	c := newConsumer(store{db}, tel)
-	s := newServer(store{db})
+	s := newServer(store{db}, rt.Identity.Guard)
 
 	var wg sync.WaitGroup
 	consumeCtx, stopConsuming := context.WithCancel(ctx)

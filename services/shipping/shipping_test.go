@@ -2,6 +2,7 @@ package shipping_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -38,7 +39,10 @@ func TestOrderPlaced_BrokerOutage_EveryOrderShippedOnce(t *testing.T) {
 				return
 			}
 			var o struct{ ID string }
-			r.Decode(t, &o)
+			if err := json.Unmarshal(r.Body, &o); err != nil || o.ID == "" {
+				t.Errorf("checkout %d: answer %s: %v", i, r.Body, err)
+				return
+			}
 			placed <- o.ID
 		})
 	}

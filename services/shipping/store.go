@@ -18,6 +18,7 @@ var migrationFiles embed.FS
 type Shipment struct {
 	ID         string    `json:"id"`
 	OrderID    string    `json:"order_id"`
+	UserID     string    `json:"-"`
 	Status     string    `json:"status"`
 	Carrier    string    `json:"carrier"`
 	QuoteCents int64     `json:"quote_cents"`
@@ -33,19 +34,20 @@ type store struct{ db *pgxpool.Pool }
 // create stores an order's shipment unless it has one, and says whether it did:
 // one shipment per order, however often its event arrives.
 func (s store) create(ctx context.Context, sh Shipment, messageID string) (bool, error) {
-	tag, err := s.db.Exec(ctx, `INSERT INTO shipments (id, order_id, message_id, status, carrier, quote_cents, country, units)
-		VALUES ($1, $2, $3, 'created', $4, $5, $6, $7) ON CONFLICT (order_id) DO NOTHING`,
-		sh.ID, sh.OrderID, messageID, sh.Carrier, sh.QuoteCents, sh.Country, sh.Units)
+	tag, err := s.db.Exec(ctx, `INSERT INTO shipments (id, order_id, user_id, message_id, status, carrier, quote_cents, country, units)
+		VALUES ($1, $2, $3, $4, 'created', $5, $6, $7, $8) ON CONFLICT (order_id) DO NOTHING`,
+		sh.ID, sh.OrderID, sh.UserID, messageID, sh.Carrier, sh.QuoteCents, sh.Country, sh.Units)
 	if err != nil {
 		return false, fmt.Errorf("store shipment: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
-func (s store) byOrder(ctx context.Context, orderID string) (Shipment, error) {
+// byOrder returns the order's shipment when it is userID's.
+func (s store) byOrder(ctx context.Context, orderID, userID string) (Shipment, error) {
 	var sh Shipment
 	err := s.db.QueryRow(ctx, `SELECT id, order_id, status, carrier, quote_cents, country, units, created_at
-		FROM shipments WHERE order_id = $1`, orderID).
+		FROM shipments WHERE order_id = $1 AND user_id = $2`, orderID, userID).
 		Scan(&sh.ID, &sh.OrderID, &sh.Status, &sh.Carrier, &sh.QuoteCents, &sh.Country, &sh.Units, &sh.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Shipment{}, errNoShipment

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -22,25 +25,32 @@ import (
 )
 
 type server struct {
-	store      store
-	tokens     *auth.Tokens
-	bcryptCost int
-	tel        *telemetry.Telemetry
-	tracer     trace.Tracer
+	store   store
+	keys    *keyring
+	clients *clients
+	auth    auth.Guard
+	limits  throttle
+	hashers *hashers
+	cfg     Config
+	tel     *telemetry.Telemetry
+	tracer  trace.Tracer
 
 	registrations metric.Int64Counter
 	logins        metric.Int64Counter
+	tokensIssued  metric.Int64Counter
 	// dummyHash is compared against when the email is unknown, so a login takes as long
 	// whether or not the account exists.
 	dummyHash []byte
 }
 
-func newServer(st store, tokens *auth.Tokens, bcryptCost int, tel *telemetry.Telemetry) *server {
+func newServer(st store, keys *keyring, cl *clients, guard auth.Guard, cfg Config, tel *telemetry.Telemetry) *server {
 	meter := tel.Meter(scope)
-	s := &server{store: st, tokens: tokens, bcryptCost: bcryptCost, tel: tel, tracer: tel.Tracer(scope)}
+	s := &server{store: st, keys: keys, clients: cl, auth: guard, limits: throttle{st.db}, hashers: newHashers(cfg.BcryptWorkers),
+		cfg: cfg, tel: tel, tracer: tel.Tracer(scope)}
 	s.registrations, _ = meter.Int64Counter("shop.users.registrations", metric.WithDescription("Accounts registered."))
-	s.logins, _ = meter.Int64Counter("shop.users.logins", metric.WithDescription("Login attempts, by outcome."))
-	s.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcryptCost)
+	s.logins, _ = meter.Int64Counter("shop.users.logins", metric.WithDescription("Login attempts, by outcome (accepted, rejected, locked)."))
+	s.tokensIssued, _ = meter.Int64Counter("shop.users.service_tokens", metric.WithDescription("Service tokens issued, by outcome (issued, refused)."))
+	s.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), cfg.BcryptCost)
 	return s
 }
 
@@ -53,6 +63,9 @@ type registerRequest struct {
 func (r *registerRequest) Validate() error {
 	r.Email = strings.TrimSpace(r.Email)
 	r.Name = strings.TrimSpace(r.Name)
+	if strings.ContainsFunc(r.Name, unicode.IsControl) {
+		return httpx.Invalid("name", "must not contain control characters")
+	}
 	if err := validateEmail(r.Email); err != nil {
 		return err
 	}
@@ -104,15 +117,39 @@ func (s *server) handleRegister() http.Handler {
 }
 
 // hash runs bcrypt in a span of its own: it is the most expensive thing users does,
-// and the flame graph of a slow registration should say so.
+// and the flame graph of a slow registration should say so. It waits its turn
+// among the hashers.
 func (s *server) hash(ctx context.Context, password string) ([]byte, error) {
-	_, span := s.tracer.Start(ctx, "bcrypt hash", trace.WithAttributes(attribute.Int("bcrypt.cost", s.bcryptCost)))
+	_, span := s.tracer.Start(ctx, "bcrypt hash", trace.WithAttributes(attribute.Int("bcrypt.cost", s.cfg.BcryptCost)))
 	defer span.End()
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), s.bcryptCost)
+	var hash []byte
+	var err error
+	if werr := s.hashers.do(ctx, func() { hash, err = bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost) }); werr != nil {
+		return nil, busy(werr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
 	return hash, nil
+}
+
+// compare checks a password against a hash, in its turn among the hashers.
+func (s *server) compare(ctx context.Context, hash []byte, password string) (bool, error) {
+	_, span := s.tracer.Start(ctx, "bcrypt compare")
+	defer span.End()
+	var mismatch error
+	if err := s.hashers.do(ctx, func() { mismatch = bcrypt.CompareHashAndPassword(hash, []byte(password)) }); err != nil {
+		return false, busy(err)
+	}
+	return mismatch == nil, nil
+}
+
+// busy turns a refused turn into a 503 the client may retry.
+func busy(err error) error {
+	if errors.Is(err, errBusy) {
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many logins at once; retry in a moment"}
+	}
+	return err
 }
 
 type loginRequest struct {
@@ -138,12 +175,23 @@ type loginResponse struct {
 
 func (s *server) handleLogin() http.Handler {
 	badCredentials := httpx.Unauthorized("wrong email or password")
+	outcome := func(o string) metric.AddOption { return metric.WithAttributes(attribute.String("outcome", o)) }
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		req, err := httpx.Decode[loginRequest](r)
 		if err != nil {
 			return err
 		}
 		ctx := r.Context()
+		// A locked account costs a query, not a bcrypt.
+		if wait, err := s.limits.lockedFor(ctx, req.Email); err != nil {
+			return err
+		} else if wait > 0 {
+			s.logins.Add(ctx, 1, outcome("locked"))
+			secs := strconv.Itoa(int(math.Ceil(wait.Seconds())))
+			w.Header().Set("Retry-After", secs)
+			return &httpx.Error{Status: http.StatusTooManyRequests, Code: "too_many_attempts",
+				Message: "too many wrong passwords for this account; retry after " + secs + "s"}
+		}
 		u, err := s.store.byEmail(ctx, req.Email)
 		if err != nil && !errors.Is(err, errNoUser) {
 			return err
@@ -152,18 +200,25 @@ func (s *server) handleLogin() http.Handler {
 		if err == nil {
 			hash = []byte(u.PasswordHash)
 		}
-		_, span := s.tracer.Start(ctx, "bcrypt compare")
-		mismatch := bcrypt.CompareHashAndPassword(hash, []byte(req.Password))
-		span.End()
-		if errors.Is(err, errNoUser) || mismatch != nil {
-			s.logins.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "rejected")))
+		match, cerr := s.compare(ctx, hash, req.Password)
+		if cerr != nil {
+			return cerr
+		}
+		if errors.Is(err, errNoUser) || !match {
+			s.logins.Add(ctx, 1, outcome("rejected"))
+			if err := s.limits.failed(context.WithoutCancel(ctx), req.Email); err != nil {
+				return err
+			}
 			return badCredentials
 		}
-		token, exp, err := s.tokens.Issue(u.ID)
+		if err := s.limits.succeeded(ctx, req.Email); err != nil {
+			return err
+		}
+		token, exp, err := s.keys.current().UserToken(u.ID, s.cfg.TokenTTL)
 		if err != nil {
 			return err
 		}
-		s.logins.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "accepted")))
+		s.logins.Add(ctx, 1, outcome("accepted"))
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("enduser.id", u.ID))
 		httpx.WriteJSON(w, http.StatusOK, loginResponse{Token: token, ExpiresAt: exp})
 		return nil
@@ -172,11 +227,8 @@ func (s *server) handleLogin() http.Handler {
 
 func (s *server) handleMe() http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := auth.UserID(r)
-		if err != nil {
-			return err
-		}
-		u, err := s.store.byID(r.Context(), id)
+		caller, _ := auth.UserFrom(r.Context())
+		u, err := s.store.byID(r.Context(), caller.ID)
 		if errors.Is(err, errNoUser) {
 			return httpx.NotFound("user")
 		}
@@ -184,6 +236,49 @@ func (s *server) handleMe() http.Handler {
 			return err
 		}
 		httpx.WriteJSON(w, http.StatusOK, u)
+		return nil
+	})
+}
+
+// handleJWKS publishes the public keys every service verifies tokens with.
+func (s *server) handleJWKS() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		doc, err := s.keys.published.JSON(r.Context())
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "max-age=300")
+		_, _ = w.Write(doc)
+		return nil
+	})
+}
+
+// handleToken issues a service its token: OAuth 2.0 client credentials, the
+// client authenticated by its secret (HTTP Basic).
+func (s *server) handleToken() http.Handler {
+	issued := metric.WithAttributes(attribute.String("outcome", "issued"))
+	refused := metric.WithAttributes(attribute.String("outcome", "refused"))
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		client, secret, ok := r.BasicAuth()
+		if !ok || r.PostFormValue("grant_type") != "client_credentials" {
+			s.tokensIssued.Add(ctx, 1, refused)
+			return httpx.BadRequest("invalid_request", "send grant_type=client_credentials with the client's id and secret (HTTP Basic)")
+		}
+		if !s.clients.check(client, secret) {
+			s.tokensIssued.Add(ctx, 1, refused)
+			w.Header().Set("WWW-Authenticate", `Basic realm="shop"`)
+			return &httpx.Error{Status: http.StatusUnauthorized, Code: "invalid_client", Message: "unknown client or wrong secret"}
+		}
+		token, exp, err := s.keys.current().ServiceToken(client, auth.RolesOf(client), auth.ServiceTokenTTL)
+		if err != nil {
+			return err
+		}
+		s.tokensIssued.Add(ctx, 1, issued)
+		w.Header().Set("Cache-Control", "no-store")
+		httpx.WriteJSON(w, http.StatusOK, auth.TokenResponse{AccessToken: token, TokenType: "Bearer",
+			ExpiresIn: int(time.Until(exp).Seconds())})
 		return nil
 	})
 }

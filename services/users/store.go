@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/otelshop/shop/internal/pg"
 )
 
 //go:embed migrations/*.sql
@@ -35,8 +36,7 @@ func (s store) create(ctx context.Context, u User) (User, error) {
 	err := s.db.QueryRow(ctx,
 		`INSERT INTO users (id, email, password_hash, name) VALUES ($1, $2, $3, $4) RETURNING created_at`,
 		u.ID, u.Email, u.PasswordHash, u.Name).Scan(&u.CreatedAt)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if pg.IsUniqueViolation(err) {
 		return User{}, errEmailTaken
 	}
 	if err != nil {
