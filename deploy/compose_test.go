@@ -109,10 +109,14 @@ func TestCompose_ProblemsAreCaught(t *testing.T) {
 			editService(p, "users", func(s *types.ServiceConfig) { s.HealthCheck.Test[1] = "/usr/bin/wget" })
 		}, "users: healthcheck runs /usr/bin/wget"},
 		{"probe the image lacks", func(p *types.Project) {
-			editService(p, "loki", func(s *types.ServiceConfig) { s.HealthCheck.Test = []string{"CMD", "wget", "-q", "http://127.0.0.1:3100/ready"} })
+			editService(p, "loki", func(s *types.ServiceConfig) {
+				s.HealthCheck.Test = []string{"CMD", "wget", "-q", "http://127.0.0.1:3100/ready"}
+			})
 		}, "loki: healthcheck runs wget, which grafana/loki:3.7.2 does not have"},
 		{"probe that starts a second VM", func(p *types.Project) {
-			editService(p, "rabbitmq", func(s *types.ServiceConfig) { s.HealthCheck.Test = []string{"CMD", "rabbitmq-diagnostics", "-q", "ping"} })
+			editService(p, "rabbitmq", func(s *types.ServiceConfig) {
+				s.HealthCheck.Test = []string{"CMD", "rabbitmq-diagnostics", "-q", "ping"}
+			})
 		}, "rabbitmq: healthcheck runs rabbitmq-diagnostics, which starts an Erlang VM"},
 		{"pg_isready on the socket", func(p *types.Project) {
 			editService(p, "postgres", func(s *types.ServiceConfig) { s.HealthCheck.Test = []string{"CMD", "pg_isready", "-U", "postgres"} })

@@ -92,7 +92,6 @@ func TestRun_PortTakenFailsTheStart(t *testing.T) {
 	}
 }
 
-
 // Callers reach a service where its variable says, else where it listens in this
 // process (on loopback when it listens on every interface), else at its default.
 func TestPeerAddresses(t *testing.T) {

@@ -90,7 +90,9 @@ func TestMoneyAndPrices_RefuseStrangers(t *testing.T) {
 			}
 		}
 	}
-	var p struct{ PriceCents int64 `json:"price_cents"` }
+	var p struct {
+		PriceCents int64 `json:"price_cents"`
+	}
 	s.Anonymous(t).Do("GET", "/api/products/SKU-00004", nil, nil).Decode(t, &p)
 	if p.PriceCents <= 1 {
 		t.Errorf("the price was changed to %d", p.PriceCents)
