@@ -26,11 +26,15 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags="-s -w" -o /out/shop ./cmd/shop && \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/healthcheck ./cmd/healthcheck
+    go build -trimpath -ldflags="-s -w" -o /out/healthcheck ./cmd/healthcheck && \
+    mkdir -p /out/shop-secrets
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/shop /usr/local/bin/shop
 COPY --from=build /out/healthcheck /usr/local/bin/healthcheck
+# The client secrets' mount point, owned by the user the services run as, so a
+# named volume mounted there starts out theirs (distroless has no shell to chown).
+COPY --from=build --chown=65532:65532 /out/shop-secrets /run/shop-secrets
 # 65532 is distroless's nonroot user.
 USER 65532:65532
 # The admin port (ADMIN_ADDR) every process serves /metrics, /healthz on.

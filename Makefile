@@ -1,11 +1,15 @@
 # The shop's developer commands. `make test` is what CI runs (.ci/run).
 
-.PHONY: test vet build run bench soak proto help
+.PHONY: test vet build run bench soak fuzz proto help
 
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 
-test: tools vet ## run every test: unit, invariants against the real stores, end to end
+test: tools vet ## run every test: unit, invariants against the real stores, end to end, and each fuzz target briefly
 	go test $(GO_TEST_FLAGS) ./...
+	tools/fuzz.sh 3s
+
+fuzz: ## every fuzz target for FUZZTIME (default 1m) each
+	tools/fuzz.sh $(or $(FUZZTIME),1m)
 
 vet: ## gofmt and go vet
 	@unformatted=$$(find . -name '*.go' -not -path './bin/*' -not -path './.git/*' | xargs gofmt -l); \

@@ -26,6 +26,7 @@ const repoRoot = ".."
 // shopTelemetryEnv is read by every shop process (docs/contract.md, Telemetry and Ports).
 var shopTelemetryEnv = []string{
 	"ADMIN_ADDR",
+	"SHOP_SECRETS_DIR",
 	"OTEL_EXPORTER_OTLP_ENDPOINT",
 	"OTEL_EXPORTER_OTLP_PROTOCOL",
 	"OTEL_SERVICE_NAME",
@@ -37,8 +38,8 @@ var shopTelemetryEnv = []string{
 // listen address, its stores and the services it calls (docs/contract.md;
 // cmd/shop/config.go is the code that reads them).
 var shopServiceEnv = map[string][]string{
-	"gateway":   {"GATEWAY_ADDR", "JWT_SECRET", "USERS_URL", "CATALOG_URL", "CART_URL", "ORDERS_URL", "SHIPPING_URL"},
-	"users":     {"USERS_ADDR", "POSTGRES_URL", "JWT_SECRET"},
+	"gateway":   {"GATEWAY_ADDR", "USERS_URL", "CATALOG_URL", "CART_URL", "ORDERS_URL", "SHIPPING_URL"},
+	"users":     {"USERS_ADDR", "POSTGRES_URL"},
 	"catalog":   {"CATALOG_ADDR", "POSTGRES_URL", "REDIS_URL"},
 	"cart":      {"CART_ADDR", "REDIS_URL", "CATALOG_URL"},
 	"inventory": {"INVENTORY_ADDR", "POSTGRES_URL"},
@@ -74,7 +75,7 @@ func TestCompose_ProblemsAreCaught(t *testing.T) {
 		}, "redis: no memory limit"},
 		{"memory budget exceeded", func(p *types.Project) {
 			editService(p, "grafana", func(s *types.ServiceConfig) { s.Deploy.Resources.Limits.MemoryBytes = 1 << 30 })
-		}, "memory limits add up to 3468 MiB; compose.yaml's total says"},
+		}, "memory limits add up to 3524 MiB; compose.yaml's total says"},
 		{"port published on every interface", func(p *types.Project) {
 			editService(p, "gateway", func(s *types.ServiceConfig) { s.Ports[0].HostIP = "" })
 		}, "gateway: port 8080 published on"},
@@ -264,7 +265,7 @@ func composeProblems(root string, p *types.Project) []string {
 
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		s := p.Services[name]
-		if s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0 {
+		if (s.HealthCheck == nil || s.HealthCheck.Disable || len(s.HealthCheck.Test) == 0) && !oneShot(p, name) {
 			add("%s: no healthcheck", name)
 		}
 		if composefile.MemoryLimit(s) <= 0 {
@@ -306,7 +307,9 @@ func composeProblems(root string, p *types.Project) []string {
 				add("%s: depends on %s, which is not a service", name, dep)
 				continue
 			}
-			if target.HealthCheck != nil && cond != types.ServiceConditionHealthy {
+			switch {
+			case oneShot(p, dep):
+			case target.HealthCheck != nil && !target.HealthCheck.Disable && cond != types.ServiceConditionHealthy:
 				add("%s: depends on %s with condition %s, want %s", name, dep, cond, types.ServiceConditionHealthy)
 			}
 		}
@@ -317,6 +320,21 @@ func composeProblems(root string, p *types.Project) []string {
 	problems = append(problems, limitProblems(filepath.Join(root, "compose.yaml"), p)...)
 	problems = append(problems, jaegerUIProblems(p)...)
 	return problems
+}
+
+// oneShot says whether a service runs once and exits, as the others wait for
+// (depends_on service_completed_successfully): a healthcheck has nothing to probe.
+func oneShot(p *types.Project, name string) bool {
+	waited := false
+	for _, s := range p.Services {
+		if dep, ok := s.DependsOn[name]; ok {
+			if dep.Condition != types.ServiceConditionCompletedSuccessfully {
+				return false
+			}
+			waited = true
+		}
+	}
+	return waited
 }
 
 // dockerfileProblems checks an image built here against its service: every

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/otelshop/shop/internal/app"
+	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/composefile"
 	"github.com/otelshop/shop/internal/localstack"
 	"github.com/otelshop/shop/internal/service"
@@ -83,6 +84,9 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		fmt.Println("e2e: skipped with -short (it builds the backends and drives the shop for a minute)")
 		os.Exit(0)
+	}
+	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
+		os.Exit(m.Run()) // go test -list: name the tests, start nothing
 	}
 	code, err := run(m)
 	if err != nil {
@@ -188,9 +192,11 @@ func run(m *testing.M) (int, error) {
 		"REDIS_KEY_PREFIX=" + prefix + ":",
 		"RABBITMQ_EXCHANGE=" + prefix + ".events",
 		"SHIPPING_QUEUE=" + prefix + ".shipping",
-		"JWT_SECRET=e2e-secret-" + prefix + "-0123456789",
+		auth.SecretsDirEnv + "=" + filepath.Join(stack.DataDir, "secrets"),
 		"BCRYPT_COST=4",
-		"RATE_LIMIT_RPS=0", // one load generator on one address is many shoppers
+		// One load generator on one address is many shoppers.
+		"RATE_LIMIT_RPS=0",
+		"LOGIN_RATE_LIMIT_RPS=0",
 	}
 	common = append(common, addressEnv()...)
 	defer dropStores(prefix)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -25,6 +26,7 @@ type jaegerTrace struct {
 		SpanID        string `json:"spanID"`
 		OperationName string `json:"operationName"`
 		ProcessID     string `json:"processID"`
+		StartTime     int64  `json:"startTime"` // µs since the epoch
 		References    []struct {
 			RefType string `json:"refType"`
 			SpanID  string `json:"spanID"`
@@ -72,19 +74,40 @@ func TestJaeger_CheckoutTraceCrossesEveryHop(t *testing.T) {
 	if len(traces) == 0 {
 		t.Fatal("no checkout trace in Jaeger")
 	}
+	// The newest that reached shipping: Jaeger's in-memory store keeps the latest
+	// JAEGER_MAX_TRACES traces (compose's 5000 here), so the oldest of a minute of
+	// load may have been evicted while their last spans still came in.
 	var best jaegerTrace
+	var newest int64
 	for _, tr := range traces {
+		var start int64
+		shipped := false
 		for _, s := range tr.Spans {
-			if s.OperationName == "process order.placed" {
-				best = tr
-			}
+			start = max(start, s.StartTime)
+			shipped = shipped || s.OperationName == "process order.placed"
+		}
+		if shipped && start > newest {
+			best, newest = tr, start
 		}
 	}
 	if best.TraceID == "" {
 		t.Fatalf("none of %d checkout traces reaches shipping", len(traces))
 	}
-	// Jaeger fetched by id: the whole trace, not the search's view of it.
-	full := jaegerTraces(t, "/api/traces/"+best.TraceID)[0]
+	// Jaeger fetched by id: the whole trace, not the search's view of it. Its
+	// processes export on their own schedules, so the last spans may still be on
+	// their way: polled until complete, or until the pipeline has had ample time.
+	eventually(t, func() error {
+		if problems := traceProblems(jaegerTraces(t, "/api/traces/"+best.TraceID)[0]); len(problems) > 0 {
+			return errors.New(strings.Join(problems, "\n"))
+		}
+		return nil
+	})
+}
+
+// traceProblems lists what a checkout trace lacks: a single root, every span's
+// parent, a span of every service, the operations of every hop.
+func traceProblems(full jaegerTrace) []string {
+	var problems []string
 	ids := map[string]bool{}
 	for _, s := range full.Spans {
 		ids[s.SpanID] = true
@@ -105,7 +128,7 @@ func TestJaeger_CheckoutTraceCrossesEveryHop(t *testing.T) {
 			if ref.RefType == "CHILD_OF" {
 				parented = true
 				if !ids[ref.SpanID] {
-					t.Errorf("orphan span %q of %s: parent %s is not in the trace", s.OperationName, svc, ref.SpanID)
+					problems = append(problems, fmt.Sprintf("orphan span %q of %s: parent %s is not in the trace", s.OperationName, svc, ref.SpanID))
 				}
 			}
 		}
@@ -114,10 +137,10 @@ func TestJaeger_CheckoutTraceCrossesEveryHop(t *testing.T) {
 		}
 	}
 	if roots != 1 {
-		t.Errorf("%d root spans in trace %s, want 1", roots, full.TraceID)
+		problems = append(problems, fmt.Sprintf("%d root spans in trace %s, want 1", roots, full.TraceID))
 	}
 	if m := missing(services, []string{"loadgen", "gateway", "orders", "cart", "catalog", "inventory", "payments", "shipping"}); len(m) > 0 {
-		t.Errorf("trace %s has no span of %v", full.TraceID, m)
+		problems = append(problems, fmt.Sprintf("trace %s has no span of %v", full.TraceID, m))
 	}
 	want := []string{
 		"gateway: POST /api/checkout", "orders: POST /v1/checkout",
@@ -126,13 +149,10 @@ func TestJaeger_CheckoutTraceCrossesEveryHop(t *testing.T) {
 		"orders: publish order.placed", "shipping: process order.placed",
 	}
 	if m := missing(ops, want); len(m) > 0 {
-		var have []string
-		for op := range ops {
-			have = append(have, op)
-		}
-		slices.Sort(have)
-		t.Errorf("trace %s lacks %v; it has:\n%s", full.TraceID, m, strings.Join(have, "\n"))
+		have := slices.Sorted(maps.Keys(ops))
+		problems = append(problems, fmt.Sprintf("trace %s lacks %v; it has:\n%s", full.TraceID, m, strings.Join(have, "\n")))
 	}
+	return problems
 }
 
 func TestPrometheus_ServerDurationForEveryService(t *testing.T) {

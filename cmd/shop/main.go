@@ -42,6 +42,8 @@ func usage() string {
 		fmt.Fprintf(&b, "  %-10s %s (%s)\n", d.Name, d.Summary, d.DefaultAddr())
 	}
 	b.WriteString("  loadgen    the load generator (shop loadgen -h for its flags)\n" +
+		"  secrets    make the client secrets every service and the operators need (shop secrets [DIR])\n" +
+		"  token      print a token of a client, e.g. the operators' (shop token admin)\n" +
 		"  version    print the version\n\n" +
 		"Configuration is by environment variables; see docs/contract.md.\n")
 	return b.String()
@@ -60,6 +62,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case cmd == "version":
 		fmt.Fprintln(stdout, version)
 		return nil
+	case cmd == "secrets":
+		return makeSecrets(args[1:], getenv, stdout)
+	case cmd == "token":
+		return printToken(ctx, args[1:], getenv, stdout)
 	case cmd == "all":
 		opts.Services = app.Names()
 	case slices.Contains(app.Names(), cmd):

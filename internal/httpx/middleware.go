@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
+	"strings"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -31,6 +33,18 @@ func Middleware(logger *slog.Logger, next http.Handler) http.Handler {
 			logger.ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			WriteJSON(w, http.StatusInternalServerError, errorBody{&Error{Code: "internal", Message: "internal error"}})
 		}()
+		// A path with . or .. segments or doubled slashes is refused, not redirected
+		// to its clean form: a redirect would lead a client past the route it asked for.
+		if p := r.URL.Path; p != "" && p != "/" {
+			clean := path.Clean(p)
+			if strings.HasSuffix(p, "/") {
+				clean += "/"
+			}
+			if clean != p {
+				WriteJSON(w, http.StatusBadRequest, errorBody{BadRequest("invalid_path", "the path must not hold . or .. segments or empty ones")})
+				return
+			}
+		}
 		// Mutating r rather than copying it keeps r.Pattern visible to the telemetry
 		// middleware outside, which names spans and metrics by route.
 		if r.Body != nil {

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -112,4 +113,82 @@ func benchRequestsWith(b *testing.B, do func(r *rand.Rand, timed func(func() int
 	b.ReportMetric(float64(hist.ValueAtQuantile(50))/1000, "p50-ms")
 	b.ReportMetric(float64(hist.ValueAtQuantile(99))/1000, "p99-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkGateway_CategoriesUnderLoginFlood measures GET /api/categories alone
+// (quiet) and during a flood of logins with wrong passwords: 50 a second (four
+// times the 12 a second that slowed every route to 0.6-0.9 s in issue #10's
+// review), from up to 32 connections, with bcrypt at its production cost (10).
+// Each login is to a new unknown address, so no account is locked.
+// flood-one-address: the limits as shipped, the flood from one address (the
+// gateway's per-address login limit answers most at once). flood-unlimited: no
+// gateway limit, as from many addresses: what bounds the flood then is users'
+// bcrypt pool (flood-unlimited-no-pool takes that bound away too).
+//
+//	go test -run '^$' -bench CategoriesUnderLoginFlood -benchtime 10s ./services/gateway/
+func BenchmarkGateway_CategoriesUnderLoginFlood(b *testing.B) {
+	for _, tt := range []struct {
+		name  string
+		flood bool
+		env   map[string]string
+	}{
+		{"quiet", false, nil},
+		{"flood-one-address", true, map[string]string{"LOGIN_RATE_LIMIT_RPS": "5", "LOGIN_RATE_LIMIT_BURST": "20"}},
+		{"flood-unlimited", true, nil},
+		// The same without the pool's bound, for comparison: what the flood did before.
+		{"flood-unlimited-no-pool", true, map[string]string{"BCRYPT_WORKERS": "64"}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			env := map[string]string{"BCRYPT_COST": "10"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			s := shoptest.Start(b, shoptest.Options{DiscardSignals: true, Env: env})
+			stop := make(chan struct{})
+			var flooders sync.WaitGroup
+			var logins, checked atomic.Int64
+			if tt.flood {
+				attempts := make(chan int)
+				for range 32 {
+					c := s.Anonymous(b)
+					flooders.Go(func() {
+						for n := range attempts {
+							r := c.Do("POST", "/api/users/login", map[string]string{
+								"email": fmt.Sprintf("flood-%d@example.com", n), "password": "wrong-password"}, nil)
+							logins.Add(1)
+							if r.Status == 401 {
+								checked.Add(1) // a password was really compared
+							}
+						}
+					})
+				}
+				flooders.Go(func() {
+					defer close(attempts)
+					tick := time.NewTicker(time.Second / 50)
+					defer tick.Stop()
+					for n := 0; ; n++ {
+						select {
+						case <-stop:
+							return
+						case <-tick.C:
+						}
+						select {
+						case attempts <- n:
+						default: // all 32 busy: this attempt is not made
+						}
+					}
+				})
+				time.Sleep(time.Second) // the flood under way before the first measurement
+			}
+			start := time.Now()
+			benchRequests(b, s, func(c *shoptest.Client, _ *rand.Rand) (int, string) {
+				return c.Do("GET", "/api/categories", nil, nil).Status, "categories"
+			})
+			close(stop)
+			flooders.Wait()
+			secs := time.Since(start).Seconds()
+			b.ReportMetric(float64(logins.Load())/secs, "logins/s")
+			b.ReportMetric(float64(checked.Load())/secs, "bcrypts/s")
+		})
+	}
 }

@@ -82,6 +82,10 @@ func newHashers(workers int) *hashers {
 	return &hashers{slots: make(chan struct{}, workers), maxWaiting: int64(16 * workers)}
 }
 
+// saturated says whether a hash asked for now would be refused: checked before
+// any other work of a login, so a flood costs as little as possible.
+func (h *hashers) saturated() bool { return h.waiting.Load() >= h.maxWaiting }
+
 func (h *hashers) do(ctx context.Context, fn func()) error {
 	if h.waiting.Add(1) > h.maxWaiting {
 		h.waiting.Add(-1)

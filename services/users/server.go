@@ -147,7 +147,8 @@ func (s *server) compare(ctx context.Context, hash []byte, password string) (boo
 // busy turns a refused turn into a 503 the client may retry.
 func busy(err error) error {
 	if errors.Is(err, errBusy) {
-		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many logins at once; retry in a moment"}
+		return &httpx.Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many logins at once; retry in a moment",
+			RetryAfter: time.Second}
 	}
 	return err
 }
@@ -182,6 +183,9 @@ func (s *server) handleLogin() http.Handler {
 			return err
 		}
 		ctx := r.Context()
+		if s.hashers.saturated() {
+			return busy(errBusy)
+		}
 		// A locked account costs a query, not a bcrypt.
 		if wait, err := s.limits.lockedFor(ctx, req.Email); err != nil {
 			return err
