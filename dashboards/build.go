@@ -114,7 +114,8 @@ func (b *board) add(w, h uint32, ps ...cog.Builder[dashboard.Panel]) *board {
 	return b
 }
 
-func (b *board) done() *dashboard.DashboardBuilder { return b.dash }
+// done ends every dashboard with the link to the runbooks.
+func (b *board) done() *dashboard.DashboardBuilder { return b.runbooksLink().dash }
 
 // ---- queries
 

@@ -296,6 +296,13 @@ func TestDashboards_DatasourcesAreProvisioned(t *testing.T) {
 		for _, v := range d.Templating.List {
 			check(title+" variable "+v.Name, datasourceOf(v.Datasource))
 		}
+		for _, a := range d.Annotations.List {
+			if a.Target != nil {
+				check(title+" annotation "+a.Name, datasourceOf(a.Datasource))
+				_, ds := queryRef(a.Target)
+				check(title+" annotation "+a.Name+" query", ds)
+			}
+		}
 		for _, p := range AllPanels(d) {
 			check(title+" / "+deref(p.Title), datasourceOf(p.Datasource))
 			for _, tg := range p.Targets {
@@ -342,6 +349,9 @@ func TestDashboards_TemplateVariablesDefined(t *testing.T) {
 		for _, l := range d.Links {
 			use("link "+l.Title, l.Title+" "+deref(l.Url))
 		}
+		for _, a := range d.Annotations.List {
+			use("annotation "+a.Name, expr(a.Target)+" "+deref(a.TitleFormat)+" "+deref(a.TextFormat))
+		}
 		for _, p := range grid(d) {
 			use("row or panel title", p.Title)
 		}
@@ -386,6 +396,12 @@ func TestDashboards_LinksResolve(t *testing.T) {
 			return
 		}
 		switch {
+		case strings.HasPrefix(raw, RunbookBase):
+			// A runbook as GitHub shows it: the file must be in this repository.
+			page := filepath.Join("..", "docs", "runbooks", filepath.FromSlash(strings.TrimPrefix(raw, RunbookBase)))
+			if _, err := os.Stat(page); err != nil {
+				t.Errorf("%s: links to runbook %s: %v", where, raw, err)
+			}
 		case strings.HasPrefix(u.Path, "/d/"):
 			uid, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/d/"), "/")
 			if !uids[uid] {
@@ -565,6 +581,11 @@ func TestDashboards_QueriesParse(t *testing.T) {
 				if refID, ds := queryRef(tg); ds != nil && ds.UID == Prometheus.UID {
 					queries = append(queries, query{title + " / " + deref(p.Title) + " " + refID, expr(tg)})
 				}
+			}
+		}
+		for _, a := range d.Annotations.List {
+			if e := expr(a.Target); e != "" {
+				queries = append(queries, query{title + " annotation " + a.Name, e})
 			}
 		}
 	}

@@ -13,7 +13,8 @@ func Overview() *dashboard.DashboardBuilder {
 
 	b := newBoard("shop-overview", "Shop overview",
 		"RED per service, request flow, top failing routes and business KPIs.", "overview").
-		vars(envVar())
+		vars(envVar()).
+		faultAnnotations("")
 
 	b.row("Gateway (what shoppers see)").add(4, 4,
 		stat("Requests/s", "reqps", instant(rate("", sel(httpServer+"_count", gw)), "")).
@@ -65,6 +66,24 @@ func Overview() *dashboard.DashboardBuilder {
 		).Description("Outbound calls per second: otelhttp and otelgrpc client metrics, and the outbox relay's producer spans."),
 	)
 
+	// The storefront has no server side: its RED signals are the span metrics
+	// of its browsers' spans (services/gateway/storefront/web/src/telemetry.js).
+	sf := `service_name="storefront"`
+	b.row("Storefront (the shop in browsers)").add(6, 8,
+		timeseries("Page loads and clicks per second", "ops",
+			q(rate("span_name", sel(spanCalls, sf, `span_kind="SPAN_KIND_INTERNAL"`, `span_name!~"web-vital.*"`)), "{{span_name}}")).
+			Description("documentLoad is a page load; the others are the storefront's actions (checkout, add-to-cart, ...), each the root of its trace."),
+		timeseries("API calls from browsers, p95 by route", "ms",
+			q(quantile(0.95, "span_name", sel(spanDurationBkt, sf, `span_kind="SPAN_KIND_CLIENT"`)), "{{span_name}}")).
+			Description("What shoppers wait for: the browsers' fetch spans, from the request to the answer."),
+		timeseries("API calls from browsers that failed", "ops",
+			q(orZero(rate("span_name", sel(spanCalls, sf, `span_kind="SPAN_KIND_CLIENT"`, `status_code="STATUS_CODE_ERROR"`))), "{{span_name}}")).
+			Description("Fetches answered 4xx or 5xx, or not at all: a declined card (402) and a shipment not there yet (404) count too."),
+		timeseries("Web vitals, p75", "ms",
+			q(quantile(0.75, "span_name", sel(spanDurationBkt, sf, `span_name=~"web-vital (LCP|INP)"`)), "{{span_name}}")).
+			Description("Largest Contentful Paint and Interaction to Next Paint as the browsers measure them (web-vitals): each is a span that lasts as long. CLS has no duration: it is an attribute of its span in Jaeger."),
+	)
+
 	none := func(label string) string { return `label_replace(vector(0), "` + label + `", "(none)", "", "")` }
 	b.row("Top failing").add(8, 9,
 		table("Top failing routes: 5xx in range", map[string]string{"A": "Failures"},
@@ -87,5 +106,7 @@ func Overview() *dashboard.DashboardBuilder {
 		timeseries("Payments per minute by outcome", "none", q("sum by (outcome) (rate("+sel("shop_payments_charges_total")+"[$__rate_interval])) * 60", "{{outcome}}")).
 			DataLinks(dataLink("Business dashboard", dashboardURL("shop-business"))),
 	)
+
+	b.faultsRow()
 	return b.done()
 }

@@ -36,6 +36,7 @@ func Service() *dashboard.DashboardBuilder {
 	b := newBoard("shop-service", "Service detail",
 		"One service: RED by route, latency with exemplars, outbound calls, pools and runtime.", "service").
 		vars(envVar(), serviceVar, processVar, instanceVar).
+		faultAnnotations(", as the process of this service read it", proc).
 		externalLink("Traces of ${service} (Jaeger)", jaegerSearch("${service}")).
 		externalLink("Logs of ${service} (Loki)", lokiLogs("${service}")).
 		externalLink("CPU flame graph of ${process} (Pyroscope)", pyroscopeCPU("${process}"))
@@ -60,6 +61,8 @@ func Service() *dashboard.DashboardBuilder {
 			q(rate("http_response_status_code", sel(httpServer+"_count", svc))+" or "+rate("rpc_response_status_code", sel(rpcServer+"_count", svc)),
 				"{{http_response_status_code}}{{rpc_response_status_code}}")),
 	)
+
+	b.alertSignalsRow(svc)
 
 	b.row("Spans (span metrics: what Jaeger's Monitor tab shows)").add(12, 8,
 		timeseries("Span rate by operation (top 15)", "ops",

@@ -38,7 +38,7 @@ var shopTelemetryEnv = []string{
 // listen address, its stores and the services it calls (docs/contract.md;
 // cmd/shop/config.go is the code that reads them).
 var shopServiceEnv = map[string][]string{
-	"gateway":   {"GATEWAY_ADDR", "USERS_URL", "CATALOG_URL", "CART_URL", "ORDERS_URL", "SHIPPING_URL"},
+	"gateway":   {"GATEWAY_ADDR", "USERS_URL", "CATALOG_URL", "CART_URL", "ORDERS_URL", "SHIPPING_URL", "REDIS_URL", "BROWSER_TRACES_URL"},
 	"users":     {"USERS_ADDR", "POSTGRES_URL"},
 	"catalog":   {"CATALOG_ADDR", "POSTGRES_URL", "REDIS_URL"},
 	"cart":      {"CART_ADDR", "REDIS_URL", "CATALOG_URL"},
@@ -137,6 +137,21 @@ func TestCompose_ProblemsAreCaught(t *testing.T) {
 		{"Jaeger UI config not mounted", func(p *types.Project) {
 			editService(p, "jaeger", func(s *types.ServiceConfig) { s.Configs = nil })
 		}, "jaeger: the jaeger-ui config is not mounted"},
+		{"flag directory not mounted", func(p *types.Project) {
+			editService(p, "payments", func(s *types.ServiceConfig) {
+				s.Volumes = slices.DeleteFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return strings.HasSuffix(v.Source, "flags") })
+			})
+		}, "payments: FLAGS_FILE /etc/shop/flags/shop.flags.json is in no mounted directory"},
+		{"flag file mounted alone", func(p *types.Project) {
+			editService(p, "cart", func(s *types.ServiceConfig) {
+				for i, v := range s.Volumes {
+					if strings.HasSuffix(v.Source, "flags") {
+						s.Volumes[i].Source += "/shop.flags.json"
+						s.Volumes[i].Target += "/shop.flags.json"
+					}
+				}
+			})
+		}, "cart: the flag file is mounted alone"},
 		{"dependency not waited for", func(p *types.Project) {
 			editService(p, "users", func(s *types.ServiceConfig) {
 				s.DependsOn["postgres"] = types.ServiceDependency{Condition: types.ServiceConditionStarted, Required: true}
@@ -382,6 +397,9 @@ func shopServiceProblems(p *types.Project) []string {
 		if v := s.Environment["OTEL_SERVICE_NAME"]; v != nil && *v != name {
 			add("%s: OTEL_SERVICE_NAME is %q, want %q", name, *v, name)
 		}
+		if problem := flagsMountProblem(s); problem != "" {
+			add("%s: %s", name, problem)
+		}
 		for _, key := range slices.Sorted(maps.Keys(s.Environment)) {
 			v := s.Environment[key]
 			if v == nil || !isPeerAddress(key) {
@@ -394,6 +412,29 @@ func shopServiceProblems(p *types.Project) []string {
 		}
 	}
 	return problems
+}
+
+// flagsMountProblem checks that a shop container sees deploy/flags as a
+// directory at FLAGS_FILE's: `shop flags set` replaces the file (a rename),
+// which a bind mount of the file alone would never show the container.
+func flagsMountProblem(s types.ServiceConfig) string {
+	v := s.Environment["FLAGS_FILE"]
+	if v == nil || *v == "" {
+		return "FLAGS_FILE not set"
+	}
+	dir := filepath.Dir(*v)
+	for _, m := range s.Volumes {
+		switch {
+		case m.Target == *v:
+			return "the flag file is mounted alone (mount its directory: a replaced file never reaches the container)"
+		case m.Target == dir:
+			if filepath.Base(m.Source) != "flags" || filepath.Base(filepath.Dir(m.Source)) != "deploy" {
+				return fmt.Sprintf("%s is mounted from %s, not deploy/flags", dir, m.Source)
+			}
+			return ""
+		}
+	}
+	return fmt.Sprintf("FLAGS_FILE %s is in no mounted directory", *v)
 }
 
 // isPeerAddress says whether an env var names another container to connect to.

@@ -18,11 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/composefile"
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/localstack"
-	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/internal/shoptest"
 	"github.com/otelshop/shop/services/gateway"
 )
@@ -46,6 +45,13 @@ var platform struct {
 	LoadMemory       localstack.MemoryUsage
 	// StorePeaks is the highest memory (PSS, KiB) each store used during the load.
 	StorePeaks map[string]int
+	// FlagsFile is the flag file every process reads: a copy of the shipped
+	// one, all off, that the drills switch faults in.
+	FlagsFile string
+	// ShopBinary is the shop as built for the processes; Env what every shop
+	// process (and the load generator) is given on top of the stack's defaults.
+	ShopBinary string
+	Env        []string
 }
 
 // testPort moves a service's default port into a range of the test's own (18080
@@ -54,17 +60,6 @@ var platform struct {
 func testPort(defaultPort int) int { return 10000 + defaultPort }
 
 func adminAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", testPort(9464)+i) }
-
-// addressEnv points every service at the others' test ports; the registry says
-// which variables those are.
-func addressEnv() []string {
-	var env []string
-	for _, d := range app.Registry {
-		addr := fmt.Sprintf("127.0.0.1:%d", testPort(d.Port))
-		env = append(env, d.AddrEnv()+"="+addr, d.PeerEnv()+"="+d.PeerAddress(addr))
-	}
-	return env
-}
 
 // measureMemory (E2E_MEMORY=measure) runs every process under a 1 GiB limit and
 // without GOMEMLIMIT, so the peaks reported are what each needs unconstrained.
@@ -103,14 +98,6 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var targets []string
-	for i := range app.Registry {
-		targets = append(targets, adminAddr(i))
-	}
-	// The collector scrapes every service process's /metrics (it reads its
-	// environment, which the stack's processes inherit).
-	os.Setenv("SHOP_METRICS_TARGETS", "["+strings.Join(targets, ", ")+"]")
-
 	compose, err := composefile.Load(ctx, filepath.Join(root, "compose.yaml"), nil)
 	if err != nil {
 		return 0, err
@@ -153,7 +140,7 @@ func run(m *testing.M) (int, error) {
 
 	stackLog := &strings.Builder{}
 	stack, err := localstack.Start(ctx, localstack.Config{Root: root, BuildTools: true, Log: stackLog,
-		ReadyTimeout: 2 * time.Minute, Adjust: limit})
+		ReadyTimeout: 2 * time.Minute, Adjust: limit, MetricsTargets: localstack.MetricsTargets(adminAddr)})
 	if err != nil {
 		return 0, fmt.Errorf("%w\n%s", err, stackLog.String())
 	}
@@ -176,18 +163,13 @@ func run(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("build the shop: %v\n%s", err, out)
 	}
 
-	var stopPyroscope func()
-	platform.Pyroscope, stopPyroscope = shoptest.NewFakePyroscope()
-	defer stopPyroscope()
+	platform.Pyroscope = &shoptest.FakePyroscope{URL: localstack.PyroscopeURL, Profiles: stack.Profiles}
 
 	prefix := "e2e" + shoptest.RandomHex(3)
+	if platform.FlagsFile, err = copyFlagFile(root, stack.DataDir); err != nil {
+		return 0, err
+	}
 	common := []string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + localstack.CollectorOTLPGRPC,
-		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
-		"OTEL_METRIC_EXPORT_INTERVAL=10000", // as compose and local mode ship it
-		"OTEL_BSP_SCHEDULE_DELAY=1000",
-		"OTEL_BLRP_SCHEDULE_DELAY=1000",
-		"PYROSCOPE_SERVER_ADDRESS=" + platform.Pyroscope.URL,
 		"POSTGRES_DB_PREFIX=" + prefix + "_",
 		"REDIS_KEY_PREFIX=" + prefix + ":",
 		"RABBITMQ_EXCHANGE=" + prefix + ".events",
@@ -197,26 +179,16 @@ func run(m *testing.M) (int, error) {
 		// One load generator on one address is many shoppers.
 		"RATE_LIMIT_RPS=0",
 		"LOGIN_RATE_LIMIT_RPS=0",
+		// The drills switch faults in a flag file of the test's own.
+		flags.FileEnv + "=" + platform.FlagsFile,
 	}
-	common = append(common, addressEnv()...)
+	platform.ShopBinary, platform.Env = shopBin, common
 	defer dropStores(prefix)
 	platform.Started = time.Now()
-	for i, d := range app.Registry {
-		env := append([]string{app.AdminAddrEnv + "=" + adminAddr(i)}, common...)
-		health := fmt.Sprintf("http://127.0.0.1:%d/readyz", testPort(d.Port))
-		if d.Protocol == service.GRPC { // its process's admin endpoint says it is up
-			health = "http://" + adminAddr(i) + "/healthz"
-		}
-		bin, err := ownCopy(shopBin, d.Name)
-		if err != nil {
-			return 0, err
-		}
-		p := localstack.Process{Name: d.Name, Path: bin, Args: []string{d.Name}, Env: env, HealthURL: health,
-			ComposeService: d.Name}
-		limit(&p)
-		if _, err := stack.Run(ctx, p); err != nil {
-			return 0, fmt.Errorf("start %s: %w", d.Name, err)
-		}
+	err = stack.RunShop(ctx, localstack.ShopConfig{Binary: shopBin, Env: common, Port: testPort, AdminAddr: adminAddr,
+		OwnCopies: true, Adjust: limit})
+	if err != nil {
+		return 0, err
 	}
 	if platform.FirstTraceAfter, err = waitFirstTrace(ctx); err != nil {
 		return 0, err
@@ -224,14 +196,14 @@ func run(m *testing.M) (int, error) {
 
 	report := filepath.Join(stack.DataDir, "loadgen.json")
 	var loadOut syncBuilder
-	loadBin, err := ownCopy(shopBin, "loadgen")
+	loadBin, err := localstack.OwnCopy(shopBin, "loadgen")
 	if err != nil {
 		return 0, err
 	}
 	load := localstack.Process{Name: "loadgen", Path: loadBin, Output: &loadOut, Stderr: io.Discard, ComposeService: "loadgen",
 		Args: []string{"loadgen", "-target", platform.GatewayURL, "-rate", "12",
 			"-duration", loadDuration().String(), "-json", report, "-threshold", "errors<5%"},
-		Env: common}
+		Env: append(stack.ShopEnv(), common...)}
 	limit(&load)
 	stopSampling := sampleStores()
 	platform.LoadMemory, err = stack.RunOnce(ctx, load)
@@ -244,20 +216,19 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// ownCopy copies the shop binary for one process. Each container of the shop
-// may be the first to fault the image's binary in, and is then charged for its
-// pages; a copy of its own makes every process pay for them under its limit
-// (localstack evicts the file from the page cache first).
-func ownCopy(bin, name string) (string, error) {
-	data, err := os.ReadFile(bin)
+// copyFlagFile copies deploy/flags/shop.flags.json into a directory of the
+// test's own.
+func copyFlagFile(root, dataDir string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "deploy", "flags", "shop.flags.json"))
 	if err != nil {
 		return "", err
 	}
-	out := bin + "-" + name
-	if err := os.WriteFile(out, data, 0o755); err != nil {
+	dir := filepath.Join(dataDir, "flags")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	return out, nil
+	path := filepath.Join(dir, "shop.flags.json")
+	return path, os.WriteFile(path, data, 0o644)
 }
 
 // waitFirstTrace waits until Jaeger returns a trace of the gateway, and says how long

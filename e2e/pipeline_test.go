@@ -97,7 +97,7 @@ func TestJaeger_CheckoutTraceCrossesEveryHop(t *testing.T) {
 	// processes export on their own schedules, so the last spans may still be on
 	// their way: polled until complete, or until the pipeline has had ample time.
 	eventually(t, func() error {
-		if problems := traceProblems(jaegerTraces(t, "/api/traces/"+best.TraceID)[0]); len(problems) > 0 {
+		if problems := traceProblems(jaegerTraces(t, "/api/traces/"+best.TraceID)[0], "loadgen"); len(problems) > 0 {
 			return errors.New(strings.Join(problems, "\n"))
 		}
 		return nil
@@ -105,8 +105,9 @@ func TestJaeger_CheckoutTraceCrossesEveryHop(t *testing.T) {
 }
 
 // traceProblems lists what a checkout trace lacks: a single root, every span's
-// parent, a span of every service, the operations of every hop.
-func traceProblems(full jaegerTrace) []string {
+// parent, a span of the client that started it and of every service, the
+// operations of every hop.
+func traceProblems(full jaegerTrace, client string) []string {
 	var problems []string
 	ids := map[string]bool{}
 	for _, s := range full.Spans {
@@ -139,7 +140,7 @@ func traceProblems(full jaegerTrace) []string {
 	if roots != 1 {
 		problems = append(problems, fmt.Sprintf("%d root spans in trace %s, want 1", roots, full.TraceID))
 	}
-	if m := missing(services, []string{"loadgen", "gateway", "orders", "cart", "catalog", "inventory", "payments", "shipping"}); len(m) > 0 {
+	if m := missing(services, []string{client, "gateway", "orders", "cart", "catalog", "inventory", "payments", "shipping"}); len(m) > 0 {
 		problems = append(problems, fmt.Sprintf("trace %s has no span of %v", full.TraceID, m))
 	}
 	want := []string{

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -37,11 +38,19 @@ func (t *Telemetry) HTTPServer(next http.Handler) http.Handler {
 	if err != nil {
 		t.Logger.Error("create http.server.request.duration", "error", err)
 	}
+	repeats, err := meter.Int64Histogram("shop.db.statement_repeats",
+		metric.WithUnit("{execution}"),
+		metric.WithDescription("Per request that queried the database, how often its most repeated SQL statement ran: N+1 queries show as repeats."),
+		metric.WithExplicitBucketBoundaries(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64))
+	if err != nil {
+		t.Logger.Error("create shop.db.statement_repeats", "error", err)
+	}
 	s := &httpServer{
 		next:       next,
 		tracer:     t.Tracer(httpScope),
 		propagator: t.Propagator,
 		duration:   duration,
+		repeats:    repeats,
 		kinds:      map[metricKey]requestKind{},
 	}
 	return s
@@ -52,6 +61,7 @@ type httpServer struct {
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
 	duration   metric.Float64Histogram
+	repeats    metric.Int64Histogram
 
 	mu    sync.RWMutex
 	kinds map[metricKey]requestKind
@@ -89,6 +99,12 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// No WithTimestamp: the SDK reads the clock itself a few nanoseconds later, and
 	// the option would cost an allocation.
 	ctx, span := s.tracer.Start(ctx, method, serverKind, trace.WithAttributes(attrs[:]...))
+	statements := statementPool.Get().(*statementCounts)
+	defer func() {
+		statements.reset()
+		statementPool.Put(statements)
+	}()
+	ctx = context.WithValue(ctx, statementsKey{}, statements)
 	rec := &statusRecorder{ResponseWriter: w}
 	r = r.WithContext(ctx)
 
@@ -110,6 +126,9 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	span.End()
 	s.duration.Record(ctx, time.Since(start).Seconds(), kind.metricOpt)
+	if n := statements.mostRepeated(); n > 0 {
+		s.repeats.Record(ctx, n, kind.routeOpt)
+	}
 }
 
 // requestKind is what every request of one (method, route, status) shares: the span
@@ -117,6 +136,7 @@ func (s *httpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type requestKind struct {
 	spanName  string
 	metricOpt metric.RecordOption
+	routeOpt  metric.RecordOption // method and route only
 }
 
 // kind returns the requestKind of a request, building it the first time. Routes,
@@ -140,7 +160,12 @@ func (s *httpServer) kind(method, route string, status int) requestKind {
 	if status >= 500 {
 		kvs = append(kvs, semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 	}
-	k = requestKind{spanName: method, metricOpt: metric.WithAttributeSet(attribute.NewSet(kvs...))}
+	routeKVs := []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(method)}
+	if route != "" {
+		routeKVs = append(routeKVs, semconv.HTTPRoute(route))
+	}
+	k = requestKind{spanName: method, metricOpt: metric.WithAttributeSet(attribute.NewSet(kvs...)),
+		routeOpt: metric.WithAttributeSet(attribute.NewSet(routeKVs...))}
 	if route != "" {
 		k.spanName = method + " " + route
 	}

@@ -165,6 +165,9 @@ func Start(ctx context.Context, cfg Config) (*Telemetry, error) {
 		if err := runtime.Start(runtime.WithMeterProvider(t.MeterProvider)); err != nil {
 			return nil, errors.Join(fmt.Errorf("telemetry: runtime metrics: %w", err), t.Shutdown(ctx))
 		}
+		if err := startProcessMetrics(t.Meter("github.com/otelshop/shop/telemetry/process")); err != nil {
+			return nil, errors.Join(fmt.Errorf("telemetry: process metrics: %w", err), t.Shutdown(ctx))
+		}
 		if cfg.PyroscopeAddress != "" {
 			stop, err := startProfiler(cfg, t.Logger)
 			if err != nil {

@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,6 +22,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/localstack"
 )
 
@@ -68,32 +68,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = errors.Join(err, stack.Stop(stopCtx))
 	}()
 
-	adminAddr := loopback(getenv("ADMIN_ADDR"), "127.0.0.1:9464")
-	gatewayAddr := loopback(getenv("GATEWAY_ADDR"), "127.0.0.1:8080")
 	shopRunning := false
 	if !*noShop {
 		path, ok := shopBinary(ctx, *root, *shopPath, stderr)
 		if ok {
-			_, err := stack.Run(ctx, localstack.Process{
-				Name: "shop",
-				Path: path,
-				Args: []string{"all"},
-				Env: []string{
-					"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + localstack.CollectorOTLPGRPC,
-					"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
-					// As compose: metrics every 10 s, spans and logs every second.
-					"OTEL_METRIC_EXPORT_INTERVAL=10000",
-					"OTEL_BSP_SCHEDULE_DELAY=1000",
-					"OTEL_BLRP_SCHEDULE_DELAY=1000",
-					"DEPLOYMENT_ENVIRONMENT=local",
-					// No Pyroscope server in this mode: empty turns profiles off.
-					"PYROSCOPE_SERVER_ADDRESS=",
-				},
-				Dir:       *root,
-				HealthURL: "http://" + adminAddr + "/healthz",
-				URL:       "http://" + gatewayAddr,
-				Output:    stdout,
-			})
+			// One process per service, as compose runs them, so that each has its
+			// own runtime metrics, profiles and alerts (and drills see the same).
+			err := stack.RunShop(ctx, localstack.ShopConfig{Binary: path})
 			if err != nil {
 				return fmt.Errorf("shop: %w", err)
 			}
@@ -101,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	printSummary(stdout, stack, shopRunning, gatewayAddr, adminAddr)
+	printSummary(stdout, stack, shopRunning)
 	if err := stack.Wait(ctx); err != nil {
 		return err
 	}
@@ -136,39 +117,27 @@ func shopBinary(ctx context.Context, root, path string, stderr io.Writer) (strin
 	return full, true
 }
 
-func printSummary(w io.Writer, stack *localstack.Stack, shopRunning bool, gatewayAddr, adminAddr string) {
+func printSummary(w io.Writer, stack *localstack.Stack, shopRunning bool) {
 	fmt.Fprintf(w, "\nlocalstack is up; data and logs in %s\n\n", stack.DataDir)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	ready := map[string]time.Duration{}
+	urls := map[string]string{}
 	for _, b := range stack.Backends() {
-		ready[b.Name] = b.ReadyAfter.Round(time.Millisecond)
+		ready[b.Name], urls[b.Name] = b.ReadyAfter.Round(time.Millisecond), b.URL
 	}
 	fmt.Fprintf(tw, "collector\tOTLP grpc %s, http %s\tready after %s\n", localstack.CollectorOTLPGRPC, localstack.CollectorOTLPHTTP, ready["collector"])
 	fmt.Fprintf(tw, "jaeger\t%s\tready after %s (this build's UI is a placeholder page; /api/traces, /api/services work)\n", localstack.JaegerURL, ready["jaeger"])
 	fmt.Fprintf(tw, "prometheus\t%s\tready after %s (API only: /api/v1/query; no UI assets in this build)\n", localstack.PrometheusURL, ready["prometheus"])
+	fmt.Fprintf(tw, "pyroscope\t%s\tstand-in: ingest and /pyroscope/render\n", localstack.PyroscopeURL)
+	fmt.Fprintf(tw, "loki\t%s\tstand-in: /loki/api/v1/query_range over %s\n", localstack.LokiURL, stack.LogsFile)
 	if shopRunning {
-		fmt.Fprintf(tw, "shop\thttp://%s\tready after %s (metrics, pprof: http://%s)\n", gatewayAddr, ready["shop"], adminAddr)
+		for i, d := range app.Registry {
+			fmt.Fprintf(tw, "%s\t%s\tready after %s (admin: http://%s)\n", d.Name, urls[d.Name], ready[d.Name], localstack.DefaultAdminAddr(i))
+		}
 	} else {
 		fmt.Fprintf(tw, "shop\tnot running\t\n")
 	}
-	fmt.Fprintf(tw, "logs\t%s\t(what the collector receives; Loki's stand-in)\n", stack.LogsFile)
 	tw.Flush()
-	fmt.Fprintln(w, "\nNot in this mode: Grafana, Pyroscope and Loki (they cannot run here; use compose.yaml).")
-	fmt.Fprintln(w, "Ctrl-C stops everything.")
-}
-
-// loopback turns a listen address such as ":9464" into one to dial on this
-// machine; empty means def.
-func loopback(listen, def string) string {
-	if listen == "" {
-		return def
-	}
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return def
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
+	fmt.Fprintln(w, "\nNot in this mode: Grafana (it cannot run here; use compose.yaml).")
+	fmt.Fprintln(w, "Faults: shop flags list; drills: shop drill all. Ctrl-C stops everything.")
 }

@@ -30,6 +30,10 @@ func main() {
 	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "shop:", err)
+		var usage usageError
+		if errors.As(err, &usage) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
@@ -41,7 +45,10 @@ func usage() string {
 	for _, d := range app.Registry {
 		fmt.Fprintf(&b, "  %-10s %s (%s)\n", d.Name, d.Summary, d.DefaultAddr())
 	}
-	b.WriteString("  loadgen    the load generator (shop loadgen -h for its flags)\n" +
+	b.WriteString("  audit      check money, stock and shipping across the services' databases (shop audit -h)\n" +
+		"  loadgen    the load generator (shop loadgen -h for its flags)\n" +
+		"  drill      fault drills against a running platform: detected, explained, resolved (shop drill -h)\n" +
+		"  flags      list and switch the fault flags (shop flags list | set NAME VARIANT | reset)\n" +
 		"  secrets    make the client secrets every service and the operators need (shop secrets [DIR])\n" +
 		"  token      print a token of a client, e.g. the operators' (shop token admin)\n" +
 		"  version    print the version\n\n" +
@@ -66,6 +73,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return makeSecrets(args[1:], getenv, stdout)
 	case cmd == "token":
 		return printToken(ctx, args[1:], getenv, stdout)
+	case cmd == "audit":
+		return runAudit(ctx, args[1:], getenv, stdout, stderr)
+	case cmd == "flags":
+		return runFlags(args[1:], getenv, stdout)
+	case cmd == "drill":
+		return runDrill(ctx, args[1:], getenv, stdout, stderr)
 	case cmd == "all":
 		opts.Services = app.Names()
 	case slices.Contains(app.Names(), cmd):

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/otelshop/shop/internal/auth"
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/services/cart"
 	"github.com/otelshop/shop/services/catalog"
@@ -48,6 +49,15 @@ func Lookup(name string) (service.Definition, bool) {
 		return service.Definition{}, false
 	}
 	return Registry[i], true
+}
+
+// Faults lists every service's fault flags, in registry order.
+func Faults() []flags.Spec {
+	var out []flags.Spec
+	for _, d := range Registry {
+		out = append(out, d.Faults...)
+	}
+	return out
 }
 
 // Names lists the registered services in start order.
@@ -177,6 +187,14 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	flagsCfg, err := flags.ConfigFromEnv(o.Getenv, Faults(), process)
+	if err != nil {
+		return err
+	}
+	faults, err := flags.Start(ctx, flagsCfg)
+	if err != nil {
+		return err
+	}
 	runtimes := make([]service.Runtime, len(defs))
 	for i, d := range defs {
 		tel := process
@@ -186,7 +204,8 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 		rt := service.Runtime{Name: d.Name, Listener: listeners[d.Name], Telemetry: tel,
-			Peers: callees(d, peers), Stores: stores, IssuerURL: peers["users"], SecretsDir: secretsDir}
+			Peers: callees(d, peers), Stores: stores, IssuerURL: peers["users"], SecretsDir: secretsDir,
+			Flags: faults}
 		if d.Name != "users" { // users issues the tokens: it makes its own identity
 			if rt.Identity, err = identity(ctx, rt); err != nil {
 				return fmt.Errorf("%s: %w", d.Name, err)

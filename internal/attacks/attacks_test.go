@@ -79,6 +79,7 @@ func TestMoneyAndPrices_RefuseStrangers(t *testing.T) {
 		body                  any
 	}{
 		{"payments", "POST", "/v1/charges/" + charge.ID + "/refund", nil},
+		{"payments", "POST", "/v1/charges/void", map[string]any{"idempotency_key": "order-" + order.ID}},
 		{"payments", "PUT", "/v1/provider", map[string]any{"latency_ms": 0, "failure_rate": 1, "error_rate": 1}},
 		{"catalog", "PUT", "/v1/products/SKU-00004", map[string]any{"name": "cheap", "category": "kitchen", "price_cents": 1, "image_url": "https://x.example/a.jpg"}},
 		{"catalog", "POST", "/v1/products", map[string]any{"id": "EVIL-1", "name": "<script>alert(1)</script>", "category": "kitchen", "price_cents": 1, "image_url": "https://x.example/a.jpg"}},

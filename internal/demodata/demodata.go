@@ -6,6 +6,7 @@ package demodata
 import (
 	"fmt"
 	"hash/fnv"
+	"strings"
 )
 
 // Product is one catalogue entry as seeded.
@@ -16,6 +17,9 @@ type Product struct {
 	Category    string
 	PriceCents  int64
 	ImageURL    string
+	// Details is the long text of the product page (care, materials, delivery):
+	// a couple of kilobytes, as real product pages have.
+	Details string
 }
 
 type category struct {
@@ -59,10 +63,45 @@ func Products() []Product {
 				Category:    c.name,
 				PriceCents:  c.minCents + int64(spread(id)%uint32(c.spanCents/100))*100,
 				ImageURL:    fmt.Sprintf("https://images.shop.example/products/%s.jpg", id),
+				Details:     details(id, adj, noun),
 			})
 		}
 	}
 	return products
+}
+
+// detailSentences make up the product pages' long texts; %[1]s is the
+// adjective, %[2]s the noun.
+var detailSentences = []string{
+	"Every %[1]s %[2]s is inspected by hand before it leaves the workshop, and a card signed by the person who checked it comes in the box.",
+	"The %[2]s is designed to be repaired rather than replaced: spare parts are listed on the support page and ship within two working days.",
+	"Materials are sourced from suppliers audited every year for fair working conditions and for the environmental impact of their production.",
+	"Packaging is made from recycled cardboard and paper tape, with no plastic film, and can go straight into household recycling.",
+	"Delivery within the country takes two to four working days; international orders take five to ten, depending on customs.",
+	"Returns are free for thirty days: keep the original packaging, print the label from your order page and drop the parcel at any carrier point.",
+	"Our %[1]s range was first introduced after three years of testing with customers who used the prototypes every day and told us what to change.",
+	"Care: wipe with a soft, slightly damp cloth; avoid abrasive cleaners and long exposure to direct sunlight, which fades the finish over time.",
+	"The warranty covers manufacturing defects for two years from delivery; register the %[2]s on the support page to extend it by a third year.",
+	"Dimensions and weights are measured on production samples and may vary by a few percent, as with every product made from natural materials.",
+	"Customers often pair the %[2]s with other pieces of the %[1]s range, which share its colours and finishes and are designed to be used together.",
+	"Questions about sizing, compatibility or availability are answered by our support team within one working day, in English, German or French.",
+	"A share of every sale of the %[1]s %[2]s goes to community repair cafés, which keep useful things in use and out of landfill.",
+	"Stock shown on the product page is updated as orders are placed; when an item sells out, you can ask to be told as soon as it is back.",
+	"Prices include value added tax where it applies; business customers can download an invoice with the tax shown separately from their account.",
+	"The colours in the photographs are as close to the real %[2]s as a screen allows; the sample swatch service sends fabric and finish samples for free.",
+}
+
+// details is a product's long text: most of the sentences, in an order of its own.
+func details(id, adj, noun string) string {
+	var b strings.Builder
+	start := int(spread(id+"details") % uint32(len(detailSentences)))
+	for i := range len(detailSentences) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, detailSentences[(start+i*5)%len(detailSentences)], adj, strings.ToLower(noun))
+	}
+	return b.String()
 }
 
 // InitialStock is how many units of a product inventory starts with: between 20 and 500,

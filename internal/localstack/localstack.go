@@ -7,7 +7,9 @@
 // env-var defaults are the loopback addresses below.
 //
 // Grafana, Loki and Pyroscope cannot run this way: the collector writes logs
-// to a file (Stack.LogsFile) instead of Loki, and profiles go nowhere.
+// to a file (Stack.LogsFile) instead of Loki, and internal/standin serves, on
+// Loki's and Pyroscope's ports, what the shop's links and drills ask of them:
+// Loki's query_range over that file, and Pyroscope's ingest and render.
 //
 // A Stack owns every process it starts and its data directory; Stop ends
 // them in reverse order of start. Only one Stack runs on a machine at a time
@@ -15,6 +17,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +31,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/otelshop/shop/internal/standin"
 )
 
 // Addresses of the backends, fixed by the config files' defaults.
@@ -36,6 +41,8 @@ const (
 	CollectorOTLPHTTP = "http://127.0.0.1:4318" // OTLP HTTP
 	JaegerURL         = "http://127.0.0.1:16686"
 	PrometheusURL     = "http://127.0.0.1:9090"
+	PyroscopeURL      = "http://127.0.0.1:4040" // the profile stand-in: PYROSCOPE_SERVER_ADDRESS
+	LokiURL           = "http://127.0.0.1:3100" // the log stand-in
 
 	collectorHealthURL  = "http://127.0.0.1:13133/"
 	jaegerHealthURL     = "http://127.0.0.1:14133/status"
@@ -54,7 +61,8 @@ const jaegerNoSelfTracing = "OTEL_TRACES_SAMPLER=always_off"
 var ports = []string{
 	"4317", "4318", "13133", "1777", "8888", // collector: OTLP, health, pprof, own metrics
 	"14317", "14318", "16686", "16685", "14133", "18888", // jaeger: OTLP, query, health, own metrics
-	"9090", // prometheus
+	"9090",         // prometheus
+	"4040", "3100", // the Pyroscope and Loki stand-ins
 }
 
 // Config says where the repository is and how to run.
@@ -75,6 +83,9 @@ type Config struct {
 	// Adjust, when set, may change each backend's Process before it starts
 	// (the end-to-end test gives each the memory limit of its container).
 	Adjust func(*Process)
+	// MetricsTargets is the YAML list of admin endpoints the collector scrapes
+	// (SHOP_METRICS_TARGETS); empty means RunShop's defaults.
+	MetricsTargets string
 }
 
 // Process describes one process a Stack runs.
@@ -119,7 +130,10 @@ type Stack struct {
 	// LogsFile is where the collector writes the logs it receives (JSON lines,
 	// one OTLP ExportLogsServiceRequest each).
 	LogsFile string
+	// Profiles is what the Pyroscope stand-in was sent.
+	Profiles *standin.Profiles
 
+	standins    []*http.Server
 	cfg         Config
 	ownsDataDir bool
 	unlock      func()
@@ -201,6 +215,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	s.LogsFile = filepath.Join(s.DataDir, "collector-logs.jsonl")
+	s.Profiles = &standin.Profiles{}
+	for addr, h := range map[string]http.Handler{PyroscopeURL: s.Profiles, LokiURL: &standin.Logs{File: s.LogsFile}} {
+		if err := s.serveStandIn(strings.TrimPrefix(addr, "http://"), h); err != nil {
+			return nil, err
+		}
+	}
 
 	backends := []Process{
 		{
@@ -234,7 +254,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 				"--config", filepath.Join(root, "otel-collector.yaml"),
 				"--config", filepath.Join(root, "otel-collector.local.yaml"),
 			},
-			Env:            []string{"OTELCOL_LOGS_FILE=" + s.LogsFile},
+			Env:            []string{"OTELCOL_LOGS_FILE=" + s.LogsFile, "SHOP_METRICS_TARGETS=" + cmp.Or(cfg.MetricsTargets, MetricsTargets(nil))},
 			HealthURL:      collectorHealthURL,
 			URL:            "grpc://" + CollectorOTLPGRPC,
 			ComposeService: "otel-collector",
@@ -249,6 +269,48 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	return s, nil
+}
+
+// Processes returns a stack that starts no backend, serves no stand-in and takes
+// no machine-wide lock: it runs only what Run and RunShop are given, on ports the
+// caller chooses, so it can run beside a local mode (cmd/overhead runs shops and
+// a collector of its own this way). Stop ends its processes.
+func Processes(cfg Config) (*Stack, error) {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = time.Minute
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("repository root %q: %w", cfg.Root, err)
+	}
+	cfg.Root = root
+	s := &Stack{cfg: cfg, exited: make(chan *process, 64), DataDir: cfg.DataDir}
+	if s.DataDir == "" {
+		if s.DataDir, err = os.MkdirTemp("", "processes-"); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		s.ownsDataDir = true
+	} else if err := os.MkdirAll(s.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return s, nil
+}
+
+// serveStandIn serves h on addr until Stop.
+func (s *Stack) serveStandIn(addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("stand-in on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.mu.Lock()
+	s.standins = append(s.standins, srv)
+	s.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+	return nil
 }
 
 // BuildTools runs tools/build.sh for the three backends; it skips what is up
@@ -464,6 +526,10 @@ func (s *Stack) Stop(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, srv := range s.standins {
+		_ = srv.Close()
+	}
+	s.standins = nil
 	if s.ownsDataDir && s.DataDir != "" {
 		if err := os.RemoveAll(s.DataDir); err != nil {
 			errs = append(errs, fmt.Errorf("remove data directory: %w", err))

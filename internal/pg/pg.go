@@ -35,13 +35,13 @@ func Open(ctx context.Context, serverURL, dbName string, migrations fs.FS, tel *
 	if err != nil {
 		return nil, fmt.Errorf("parse postgres url: %w", err)
 	}
-	cfg.ConnConfig.Tracer = otelpgx.NewTracer(
+	cfg.ConnConfig.Tracer = countingTracer{otelpgx.NewTracer(
 		otelpgx.WithTracerProvider(tel.TracerProvider),
 		otelpgx.WithMeterProvider(tel.MeterProvider),
 		otelpgx.WithTrimSQLInSpanName(),
 		// Pool acquisition spans double the span count for no insight at this scale.
 		otelpgx.WithDisableAcquireTracer(),
-	)
+	)}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", dbName, err)
@@ -55,6 +55,15 @@ func Open(ctx context.Context, serverURL, dbName string, migrations fs.FS, tel *
 		return nil, fmt.Errorf("migrate %s: %w", dbName, err)
 	}
 	return pool, nil
+}
+
+// countingTracer is otelpgx's tracer that also counts each statement for the
+// request running it (telemetry.CountStatement: repeated statements per request).
+type countingTracer struct{ *otelpgx.Tracer }
+
+func (t countingTracer) TraceQueryStart(ctx context.Context, conn *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	telemetry.CountStatement(ctx, data.SQL)
+	return t.Tracer.TraceQueryStart(ctx, conn, data)
 }
 
 func withDatabase(serverURL, dbName string) (string, error) {

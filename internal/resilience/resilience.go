@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/telemetry"
 )
 
@@ -56,34 +57,66 @@ var ErrOpen = gobreaker.ErrOpenState
 
 // Guard is how a client calls a dependency that can fail as a whole: each
 // attempt behind a circuit breaker, idempotent calls retried with backoff, and a
-// deadline per attempt.
+// deadline per attempt. Every attempt is counted (shop.dependency.attempts), so
+// retries that multiply a dependency's load show as a ratio.
 type Guard struct {
-	retry   Retry
-	breaker *gobreaker.CircuitBreaker[struct{}]
-	timeout time.Duration // per attempt; 0 leaves the caller's deadline alone
+	retry    Retry
+	breaker  *gobreaker.CircuitBreaker[struct{}]
+	timeout  time.Duration // per attempt; 0 leaves the caller's deadline alone
+	attempts metric.Int64Counter
+	first    metric.MeasurementOption
+	again    metric.MeasurementOption
+	storm    *flags.Fault
 }
 
 // NewGuard returns a guard whose breaker is named after the dependency (it
 // appears in logs and in shop.circuit_breaker.transitions). isFailure says
 // which errors count against the dependency.
 func NewGuard(dependency string, tel *telemetry.Telemetry, isFailure func(error) bool, attemptTimeout time.Duration) *Guard {
-	return &Guard{retry: DefaultRetry, breaker: NewBreaker[struct{}](dependency, tel, isFailure), timeout: attemptTimeout}
+	attempts, _ := tel.Meter("github.com/otelshop/shop/internal/resilience").Int64Counter("shop.dependency.attempts",
+		metric.WithUnit("{attempt}"),
+		metric.WithDescription("Calls sent to a dependency, first attempts and retries; retries over first attempts is how much retrying multiplies its load."))
+	attrs := func(retry bool) metric.MeasurementOption {
+		return metric.WithAttributeSet(attribute.NewSet(attribute.String("dependency", dependency), attribute.Bool("retry", retry)))
+	}
+	return &Guard{retry: DefaultRetry, breaker: NewBreaker[struct{}](dependency, tel, isFailure),
+		timeout: attemptTimeout, attempts: attempts, first: attrs(false), again: attrs(true)}
 }
+
+// RetryStorm makes the guard misbehave while fault is on: the fault's Amount
+// attempts per call, Delay each, without backoff, inside one breaker call so the
+// breaker never sees them — a retrying transport under the breaker, the classic
+// way a slow dependency's load gets multiplied.
+func (g *Guard) RetryStorm(fault *flags.Fault) { g.storm = fault }
 
 // Do calls fn through the breaker, retrying while retryable says so; it never
 // retries a refusal of the open breaker (nothing was sent, and the breaker is
 // open because retrying does not help).
 func (g *Guard) Do(ctx context.Context, retryable func(error) bool, fn func(context.Context) error) error {
+	sent := 0
+	attempt := func(ctx context.Context, timeout time.Duration) error {
+		if sent++; sent == 1 {
+			g.attempts.Add(ctx, 1, g.first)
+		} else {
+			g.attempts.Add(ctx, 1, g.again)
+		}
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		return fn(ctx)
+	}
+	call := func(ctx context.Context) error { return attempt(ctx, g.timeout) }
+	if v, on := g.storm.On(ctx); on {
+		inner := Retry{Attempts: v.Amount}
+		call = func(ctx context.Context) error {
+			return inner.Do(ctx, retryable, func(ctx context.Context) error { return attempt(ctx, v.Delay.D()) })
+		}
+	}
 	return g.retry.Do(ctx, func(err error) bool { return !errors.Is(err, ErrOpen) && retryable(err) },
 		func(ctx context.Context) error {
-			_, err := g.breaker.Execute(func() (struct{}, error) {
-				if g.timeout > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, g.timeout)
-					defer cancel()
-				}
-				return struct{}{}, fn(ctx)
-			})
+			_, err := g.breaker.Execute(func() (struct{}, error) { return struct{}{}, call(ctx) })
 			return err
 		})
 }

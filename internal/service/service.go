@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/otelshop/shop/internal/auth"
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/telemetry"
 )
 
@@ -52,6 +53,9 @@ type Definition struct {
 	Calls []string
 	// Stores lists the stores it keeps data in.
 	Stores []Store
+	// Faults are the fault flags it evaluates (deploy/flags/shop.flags.json): the
+	// failures it can be told to have, for drills.
+	Faults []flags.Spec
 	// Load reads the service's own settings (every malformed one is recorded in env)
 	// and returns how to run it.
 	Load func(env *Env) Runner
@@ -103,7 +107,12 @@ type Runtime struct {
 	IssuerURL string
 	// SecretsDir holds the clients' secrets (auth.SecretsDirEnv).
 	SecretsDir string
+	// Flags is the process's view of the flag file; a nil Set keeps every fault off.
+	Flags *flags.Set
 }
+
+// Fault returns the handle of one of the service's faults.
+func (rt Runtime) Fault(key string) *flags.Fault { return rt.Flags.Fault(key) }
 
 // Identity is what a service proves and checks.
 type Identity struct {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/auth"
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/pg"
 	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/services/inventory"
@@ -120,6 +121,9 @@ func Start(t testing.TB, opts Options) *Shop {
 		// Every listener on a port the kernel picks when it opens it: no port is
 		// chosen beforehand, so none can be taken in between.
 		app.AdminAddrEnv: "127.0.0.1:0",
+		// The shipped flag file (every fault off), copied so a test may switch one.
+		flags.FileEnv:     copyFlagFile(t),
+		flags.IntervalEnv: "50ms",
 	}
 	for _, d := range app.Registry {
 		s.Env[d.AddrEnv()] = "127.0.0.1:0"

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelshop/shop/internal/auth"
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/services/catalog"
@@ -22,11 +23,12 @@ type server struct {
 	auth      auth.Guard
 	additions metric.Int64Counter
 	units     metric.Int64Counter
+	history   *responseHistory
 }
 
-func newServer(st store, products *catalog.Client, guard auth.Guard, tel *telemetry.Telemetry) *server {
+func newServer(st store, products *catalog.Client, guard auth.Guard, tel *telemetry.Telemetry, leak *flags.Fault) *server {
 	meter := tel.Meter(scope)
-	s := &server{store: st, products: products, auth: guard}
+	s := &server{store: st, products: products, auth: guard, history: &responseHistory{fault: leak}}
 	s.additions, _ = meter.Int64Counter("shop.cart.additions", metric.WithDescription("Products added to carts."))
 	s.units, _ = meter.Int64Counter("shop.cart.added_units", metric.WithDescription("Units added to carts."))
 	return s
@@ -85,6 +87,7 @@ func (s *server) cartHandler(fn func(r *http.Request, userID string) error) http
 			return err
 		}
 		trace.SpanFromContext(r.Context()).SetAttributes(attribute.Int("shop.cart.items", len(c.Items)))
+		s.history.keep(r.Context(), c)
 		httpx.WriteJSON(w, http.StatusOK, c)
 		return nil
 	})

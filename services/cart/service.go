@@ -20,6 +20,7 @@ var Service = service.Definition{
 	Summary: "carts",
 	Calls:   []string{"catalog"},
 	Stores:  []service.Store{service.Redis},
+	Faults:  faults,
 	Load:    service.NoSettings(run),
 }
 
@@ -31,7 +32,8 @@ func run(ctx context.Context, rt service.Runtime) error {
 	defer rdb.Close()
 	tel := rt.Telemetry
 	s := newServer(store{rdb: rdb, prefix: rt.Stores.KeyPrefix},
-		catalog.NewClient(rt.Peer("catalog"), tel.HTTPClient(2*time.Second), rt.Identity.Credentials), rt.Identity.Guard, tel)
+		catalog.NewClient(rt.Peer("catalog"), tel.HTTPClient(2*time.Second), rt.Identity.Credentials), rt.Identity.Guard, tel,
+		rt.Fault(faultMemoryLeak))
 	checks := map[string]httpx.Check{"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}
 	return rt.ServeHTTP(ctx, httpx.Handler(tel, s.routes, checks))
 }

@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/otelshop/shop/internal/flags"
 )
 
 // cache is a read-through cache in Redis in front of the store. Products live for
@@ -26,6 +28,8 @@ type cache struct {
 	hit      metric.MeasurementOption
 	miss     metric.MeasurementOption
 	failed   metric.MeasurementOption
+	bypassed metric.MeasurementOption
+	bypass   *flags.Fault // catalogCacheBypass
 }
 
 const (
@@ -35,14 +39,14 @@ const (
 	loadTimeout = 5 * time.Second
 )
 
-func newCache(rdb *redis.Client, prefix string, meter metric.Meter, logger *slog.Logger) *cache {
+func newCache(rdb *redis.Client, prefix string, meter metric.Meter, logger *slog.Logger, bypass *flags.Fault) *cache {
 	requests, _ := meter.Int64Counter("shop.catalog.cache.requests",
-		metric.WithDescription("Catalogue cache look-ups, by result (hit, miss, error)."))
+		metric.WithDescription("Catalogue cache look-ups, by result (hit, miss, error, bypass: not asked)."))
 	result := func(r string) metric.MeasurementOption {
 		return metric.WithAttributeSet(attribute.NewSet(attribute.String("result", r)))
 	}
 	return &cache{rdb: rdb, prefix: prefix + "catalog:", logger: logger, requests: requests,
-		hit: result("hit"), miss: result("miss"), failed: result("error")}
+		hit: result("hit"), miss: result("miss"), failed: result("error"), bypassed: result("bypass"), bypass: bypass}
 }
 
 func (c *cache) productKey(id string) string { return c.prefix + "product:" + id }
@@ -52,6 +56,10 @@ func (c *cache) listKey(q string) string     { return c.prefix + "list:" + q }
 // ask at the same moment) and caches it for ttl.
 func readThrough[T any](ctx context.Context, c *cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
 	var v T
+	if _, on := c.bypass.On(ctx); on {
+		c.requests.Add(ctx, 1, c.bypassed)
+		return load(ctx)
+	}
 	b, err := c.rdb.Get(ctx, key).Bytes()
 	switch {
 	case err == nil:

@@ -41,7 +41,7 @@ func TestReadThrough_FirstCallerLeaving_OthersServed(t *testing.T) {
 			rdb.Del(context.Background(), keys...)
 		}
 	})
-	c := newCache(rdb, prefix, noop.NewMeterProvider().Meter("test"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := newCache(rdb, prefix, noop.NewMeterProvider().Meter("test"), slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	key := c.listKey("shared")
 
 	started, release := make(chan struct{}), make(chan struct{})

@@ -9,21 +9,27 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/otelshop/shop/internal/auth"
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/telemetry"
 )
 
 type server struct {
-	store store
-	cache *cache
-	auth  auth.Guard
-	tel   *telemetry.Telemetry
+	store  store
+	cache  *cache
+	auth   auth.Guard
+	tel    *telemetry.Telemetry
+	tracer trace.Tracer
+	faults faultSet
 }
 
-func newServer(st store, c *cache, guard auth.Guard, tel *telemetry.Telemetry) *server {
-	return &server{store: st, cache: c, auth: guard, tel: tel}
+func newServer(st store, c *cache, guard auth.Guard, tel *telemetry.Telemetry, faults faultSet) *server {
+	return &server{store: st, cache: c, auth: guard, tel: tel, tracer: tel.Tracer(scope), faults: faults}
 }
 
 // MaxIDsPerQuery bounds the ids one listing may ask for.
@@ -70,6 +76,7 @@ func (s *server) handleList() http.Handler {
 		if err != nil {
 			return err
 		}
+		_, q.ScanDetails = s.faults.slowSearch.On(r.Context())
 		key := s.cache.listKey(url.Values{
 			"c": {q.Category}, "q": {q.Text}, "ids": {strings.Join(q.IDs, ",")},
 			"p": {fmt.Sprint(q.Page)}, "n": {fmt.Sprint(q.PageSize)},
@@ -91,7 +98,9 @@ func (s *server) handleGet() http.Handler {
 		if !ids.Product(id) {
 			return errProductID
 		}
-		p, err := readThrough(r.Context(), s.cache, s.cache.productKey(id), productTTL, func(ctx context.Context) (Product, error) {
+		ctx := r.Context()
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("shop.product.id", id))
+		p, err := readThrough(ctx, s.cache, s.cache.productKey(id), productTTL, func(ctx context.Context) (Product, error) {
 			return s.store.get(ctx, id)
 		})
 		if errors.Is(err, errNoProduct) {
@@ -99,6 +108,14 @@ func (s *server) handleGet() http.Handler {
 		}
 		if err != nil {
 			return err
+		}
+		if _, on := s.faults.productErrors.Eval(ctx, flags.Subject{ProductID: id}); on {
+			if p, err = applyPromotion(p, malformedPromotion); err != nil {
+				return err
+			}
+		}
+		if v, on := s.faults.relatedHog.On(ctx); on {
+			p.Related = relatedProducts(ctx, s.tracer, p, v.Amount)
 		}
 		httpx.WriteJSON(w, http.StatusOK, p)
 		return nil

@@ -18,6 +18,7 @@ var Service = service.Definition{
 	Name: "catalog", Port: 8082, Protocol: service.HTTP,
 	Summary: "products",
 	Stores:  []service.Store{service.Postgres, service.Redis},
+	Faults:  faults,
 	Load:    service.NoSettings(run),
 }
 
@@ -40,7 +41,9 @@ func run(ctx context.Context, rt service.Runtime) error {
 		rt.Telemetry.Logger.Info("seeded the catalogue", "products", n)
 	}
 	tel := rt.Telemetry
-	s := newServer(st, newCache(rdb, rt.Stores.KeyPrefix, tel.Meter(scope), tel.Logger), rt.Identity.Guard, tel)
+	fs := faultSet{cacheBypass: rt.Fault(faultCacheBypass), slowSearch: rt.Fault(faultSlowSearch),
+		productErrors: rt.Fault(faultProductErrors), relatedHog: rt.Fault(faultRelatedHog)}
+	s := newServer(st, newCache(rdb, rt.Stores.KeyPrefix, tel.Meter(scope), tel.Logger, fs.cacheBypass), rt.Identity.Guard, tel, fs)
 	checks := map[string]httpx.Check{
 		"postgres": db.Ping,
 		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },

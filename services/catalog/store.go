@@ -29,6 +29,10 @@ type Product struct {
 	Currency    string    `json:"currency"`
 	ImageURL    string    `json:"image_url"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Details is the product page's long text; listings leave it out.
+	Details string `json:"details,omitempty"`
+	// Related lists similar products, when the page computed them.
+	Related []string `json:"related,omitempty"`
 }
 
 // Page is one page of a product listing.
@@ -46,6 +50,9 @@ type Query struct {
 	Text     string
 	Page     int
 	PageSize int
+	// ScanDetails searches the details too, which no index covers (the
+	// catalogSlowSearch fault).
+	ScanDetails bool
 }
 
 // Category is a category and how many products it holds.
@@ -77,14 +84,14 @@ func (s store) seed(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count products: %w", err)
 	}
 	if n > 0 {
-		return 0, nil
+		return 0, s.seedDetails(ctx)
 	}
 	rows := [][]any{}
 	for _, p := range demodata.Products() {
-		rows = append(rows, []any{p.ID, p.Name, p.Description, p.Category, p.PriceCents, "USD", p.ImageURL})
+		rows = append(rows, []any{p.ID, p.Name, p.Description, p.Category, p.PriceCents, "USD", p.ImageURL, p.Details})
 	}
 	copied, err := s.db.CopyFrom(ctx, pgx.Identifier{"products"},
-		[]string{"id", "name", "description", "category", "price_cents", "currency", "image_url"},
+		[]string{"id", "name", "description", "category", "price_cents", "currency", "image_url", "details"},
 		pgx.CopyFromRows(rows))
 	if pg.IsUniqueViolation(err) {
 		return 0, nil // another replica seeded first
@@ -95,8 +102,30 @@ func (s store) seed(ctx context.Context) (int, error) {
 	return int(copied), nil
 }
 
+// seedDetails gives demonstration products seeded before products had details
+// (migration 002) their long text.
+func (s store) seedDetails(ctx context.Context) error {
+	var missing bool
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM products WHERE details = '')`).Scan(&missing); err != nil || !missing {
+		return err
+	}
+	ids, texts := []string{}, []string{}
+	for _, p := range demodata.Products() {
+		ids, texts = append(ids, p.ID), append(texts, p.Details)
+	}
+	_, err := s.db.Exec(ctx, `UPDATE products p SET details = d.details
+		FROM unnest($1::text[], $2::text[]) AS d(id, details) WHERE p.id = d.id AND p.details = ''`, ids, texts)
+	if err != nil {
+		return fmt.Errorf("seed product details: %w", err)
+	}
+	return nil
+}
+
 func (s store) get(ctx context.Context, id string) (Product, error) {
-	p, err := scanProduct(s.db.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1`, id))
+	var p Product
+	err := s.db.QueryRow(ctx, `SELECT `+productColumns+`, details FROM products WHERE id = $1`, id).Scan(
+		&p.ID, &p.Name, &p.Description, &p.Category, &p.PriceCents, &p.Currency, &p.ImageURL, &p.UpdatedAt, &p.Details)
+	p.SKU = p.ID
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Product{}, errNoProduct
 	}
@@ -108,6 +137,10 @@ func (s store) get(ctx context.Context, id string) (Product, error) {
 
 func (s store) list(ctx context.Context, q Query) (Page, error) {
 	where, args := `WHERE ($1 = '' OR category = $1) AND ($2 = '' OR search @@ plainto_tsquery('english', $2))`, []any{q.Category, q.Text}
+	if q.ScanDetails && q.Text != "" {
+		where = `WHERE ($1 = '' OR category = $1) AND
+			to_tsvector('english', name || ' ' || description || ' ' || details) @@ plainto_tsquery('english', $2)`
+	}
 	if len(q.IDs) > 0 {
 		where, args = `WHERE id = ANY($1)`, []any{q.IDs}
 	}

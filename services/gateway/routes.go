@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/otelshop/shop/internal/httpx"
+	"github.com/otelshop/shop/services/gateway/storefront"
 )
 
 func (s *server) routes(mux *http.ServeMux) {
@@ -30,4 +31,14 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, httpx.NotFound("route "+r.Method+" "+r.URL.Path))
 	}))
+
+	// The browsers' spans, and nothing else: no logs, no metrics.
+	mux.Handle("POST /otlp/v1/traces", s.forwardTraces())
+	mux.Handle("/otlp/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, httpx.NotFound("route "+r.Method+" "+r.URL.Path+" (only POST /otlp/v1/traces takes telemetry)"))
+	}))
+
+	// The storefront's pages call the routes above in process, through the guard.
+	storefront.New(storefront.Config{API: s.guard(mux), JaegerURL: s.cfg.JaegerUIURL,
+		SecureCookie: s.cfg.SecureCookie, Logger: s.tel.Logger}).Routes(mux)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -19,6 +20,7 @@ import (
 	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/ids"
+	"github.com/otelshop/shop/services/gateway/storefront"
 	"github.com/otelshop/shop/telemetry"
 )
 
@@ -28,10 +30,14 @@ type server struct {
 	creds       *auth.Credentials // the gateway's own, presented upstream
 	limiter     *limiter          // every /api/ request, per client
 	logins      *limiter          // registrations and logins, per address
+	traces      *limiter          // browsers' spans (POST /otlp/v1/traces), per address
 	transport   http.RoundTripper
 	tel         *telemetry.Telemetry
 	rateLimited metric.Int64Counter
 	upstreams   map[string]*url.URL
+
+	collector    *url.URL            // the collector's OTLP/HTTP traces endpoint
+	browserSpans metric.Int64Counter // what became of the browsers' spans
 }
 
 func newServer(cfg Config, peers map[string]string, identity auth.Guard, creds *auth.Credentials, tel *telemetry.Telemetry) (*server, error) {
@@ -50,8 +56,14 @@ func newServer(cfg Config, peers map[string]string, identity auth.Guard, creds *
 	if cfg.LoginRateLimit > 0 {
 		s.logins = newLimiter(cfg.LoginRateLimit, max(cfg.LoginRateBurst, 1))
 	}
+	if cfg.TracesRateLimit > 0 {
+		s.traces = newLimiter(cfg.TracesRateLimit, max(cfg.TracesRateBurst, 1))
+	}
 	s.rateLimited, _ = tel.Meter(scope).Int64Counter("shop.gateway.rate_limited",
 		metric.WithDescription("Requests refused with 429 by the per-client rate limits."))
+	if err := s.startTraces(cfg); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -65,6 +77,15 @@ func (s *server) guard(next http.Handler) http.Handler {
 		r.Header.Del(auth.UserTokenHeader)
 		r.Header.Del("X-Shop-User-Id") // a header the services once believed; now nobody does
 		token := auth.BearerToken(r.Header)
+		if token == "" {
+			// The storefront's session cookie, where it counts (storefront.SessionToken);
+			// when it does not, the request is anonymous and a route that needs a
+			// shopper says why.
+			var refused error
+			if token, refused = storefront.SessionToken(r); refused != nil {
+				*r = *r.WithContext(context.WithValue(r.Context(), shopperKey{}, refused))
+			}
+		}
 		user, err := s.identity.Verifier.User(token)
 		client := "addr:" + clientAddr(r)
 		if err == nil {
@@ -80,6 +101,13 @@ func (s *server) guard(next http.Handler) http.Handler {
 				return
 			}
 		}
+		if strings.HasPrefix(r.URL.Path, "/otlp/") {
+			// Anyone may send spans, so they are bounded per address, whoever the
+			// client says it is, before they cost a decode.
+			if !s.allow(w, r, s.traces, "addr:"+clientAddr(r)) {
+				return
+			}
+		}
 		if !s.allow(w, r, s.limiter, client) {
 			return
 		}
@@ -92,7 +120,7 @@ func (s *server) allow(w http.ResponseWriter, r *http.Request, l *limiter, clien
 	if l == nil {
 		return true
 	}
-	ok, wait := l.allow(client, time.Now())
+	ok, wait := l.allow(r.Context(), client, time.Now())
 	if !ok {
 		s.rateLimited.Add(r.Context(), 1)
 		w.Header().Set("Retry-After", retryAfter(wait))
@@ -108,9 +136,12 @@ func (s *server) authenticated(next http.Handler) http.Handler {
 		u, ok := auth.UserFrom(r.Context())
 		if !ok {
 			err, _ := r.Context().Value(shopperKey{}).(error)
+			var refused *httpx.Error
 			switch {
 			case err == nil:
 				return httpx.Unauthorized("authentication required: send Authorization: Bearer <token>")
+			case errors.As(err, &refused): // a session cookie that did not count, and why
+				return refused
 			case errors.Is(err, auth.ErrExpired):
 				return &httpx.Error{Status: http.StatusUnauthorized, Code: "token_expired", Message: "the token has expired; log in again"}
 			}
@@ -161,6 +192,7 @@ func (s *server) forward(service string, timeout time.Duration, to upstreamPath)
 		out := r.WithContext(telemetry.WithURLTemplate(ctx, template))
 		out.Header = r.Header.Clone()
 		out.Header.Del("Authorization")
+		out.Header.Del("Cookie") // the session cookie holds the shopper's token: it goes as the user token only
 		if err := s.creds.Authorize(ctx, out.Header); err != nil {
 			return fmt.Errorf("%s: %w", service, errors.Join(err, errIdentityUnavailable))
 		}

@@ -32,6 +32,7 @@ var Service = service.Definition{
 	Name: "inventory", Port: 8084, Protocol: service.GRPC,
 	Summary: "stock, gRPC",
 	Stores:  []service.Store{service.Postgres},
+	Faults:  faults,
 	Load: func(env *service.Env) service.Runner {
 		cfg := Config{
 			ReservationTTL: env.PositiveDuration("RESERVATION_TTL", 2*time.Minute),
@@ -62,7 +63,8 @@ func run(ctx context.Context, rt service.Runtime, cfg Config) error {
 		otelgrpc.WithTracerProvider(tel.TracerProvider),
 		otelgrpc.WithMeterProvider(tel.MeterProvider),
 		otelgrpc.WithPropagators(tel.Propagator),
-	)), grpc.ChainUnaryInterceptor(recoverPanics(tel), rt.Identity.Guard.UnaryGuard(allowedCallers)))
+	)), grpc.ChainUnaryInterceptor(recoverPanics(tel), rt.Identity.Guard.UnaryGuard(allowedCallers),
+		shedLoad(rt.Fault(faultUnavailable))))
 	inventorypb.RegisterInventoryServer(gs, srv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)

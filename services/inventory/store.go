@@ -50,7 +50,12 @@ type store struct {
 func (s store) seed(ctx context.Context) (int64, error) {
 	batch := &pgx.Batch{}
 	for _, p := range demodata.Products() {
-		batch.Queue(`INSERT INTO stock (product_id, available) VALUES ($1, $2) ON CONFLICT DO NOTHING`, p.ID, demodata.InitialStock(p.ID))
+		// The seed goes in the ledger with the row it makes, in one statement: replicas
+		// seeding at once stock each product once.
+		batch.Queue(`WITH seeded AS (
+				INSERT INTO stock (product_id, available) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING product_id, available)
+			INSERT INTO stock_adjustments (product_id, delta, reason) SELECT product_id, available, 'seed' FROM seeded`,
+			p.ID, demodata.InitialStock(p.ID))
 	}
 	br := s.db.SendBatch(ctx, batch)
 	defer br.Close()
@@ -83,16 +88,59 @@ func (s store) getStock(ctx context.Context, ids []string) (map[string]int32, er
 	return out, rows.Err()
 }
 
-// setStock sets the stock of products in one statement.
+// setStock sets the stock on hand of products and records the difference each made
+// in the ledger, in one transaction. Rows are locked in product order, as reserve
+// locks them, so that concurrent changes neither deadlock nor miscount.
 func (s store) setStock(ctx context.Context, stock map[string]int32) error {
 	ids := make([]string, 0, len(stock))
-	units := make([]int32, 0, len(stock))
-	for id, n := range stock {
-		ids, units = append(ids, id), append(units, n)
+	for id := range stock {
+		ids = append(ids, id)
 	}
-	if _, err := s.db.Exec(ctx, `INSERT INTO stock (product_id, available)
-		SELECT * FROM unnest($1::text[], $2::integer[])
-		ON CONFLICT (product_id) DO UPDATE SET available = excluded.available, updated_at = now()`, ids, units); err != nil {
+	sort.Strings(ids)
+	units := make([]int32, len(ids))
+	for i, id := range ids {
+		units[i] = stock[id]
+	}
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// A new product gets its row first, at zero, so that its row can be locked too.
+		if _, err := tx.Exec(ctx, `INSERT INTO stock (product_id, available) SELECT unnest($1::text[]), 0
+			ON CONFLICT DO NOTHING`, ids); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT product_id, available FROM stock WHERE product_id = ANY($1)
+			ORDER BY product_id FOR UPDATE`, ids)
+		if err != nil {
+			return err
+		}
+		before := map[string]int32{}
+		for rows.Next() {
+			var id string
+			var n int32
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			before[id] = n
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE stock s SET available = i.available, updated_at = now()
+			FROM unnest($1::text[], $2::integer[]) AS i(product_id, available) WHERE s.product_id = i.product_id`, ids, units); err != nil {
+			return err
+		}
+		var changed []string
+		var deltas []int32
+		for i, id := range ids {
+			if d := units[i] - before[id]; d != 0 {
+				changed, deltas = append(changed, id), append(deltas, d)
+			}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO stock_adjustments (product_id, delta, reason)
+			SELECT product_id, delta, 'set' FROM unnest($1::text[], $2::integer[]) AS a(product_id, delta)`, changed, deltas)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("set stock: %w", err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/rabbit"
 	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/telemetry"
@@ -23,13 +24,20 @@ import (
 // the broker confirmed it. If RabbitMQ is down, events wait in the outbox; if the
 // process dies between publishing and marking, the event is published again and
 // consumers deduplicate it by message id. Nothing is lost either way.
+//
+// Every replica of orders runs a relay. A batch is claimed with FOR UPDATE SKIP
+// LOCKED, so replicas publish disjoint batches side by side (each in order; no
+// consumer relies on the order across orders), and the batch of a replica killed
+// mid-way is unlocked when its connection drops and published again by another.
 type relay struct {
 	db        *pgxpool.Pool
 	publisher *rabbit.Publisher
 	tel       *telemetry.Telemetry
 	tracer    trace.Tracer
 	wakeCh    chan struct{}
-	failing   bool // the last pass could not publish
+	failing   bool         // the last pass could not publish
+	stall     *flags.Fault // ordersOutboxStall
+	blocked   bool         // the stall was logged
 
 	published metric.Int64Counter
 	lag       metric.Float64Histogram
@@ -51,6 +59,17 @@ func newRelay(db *pgxpool.Pool, pub *rabbit.Publisher, tel *telemetry.Telemetry)
 				return err
 			}
 			o.Observe(n)
+			return nil
+		}))
+	_, _ = meter.Float64ObservableGauge("shop.outbox.oldest_age", metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest outbox event not yet published (0 when none waits): how far behind the relay is."),
+		metric.WithFloat64Callback(func(ctx context.Context, o metric.Float64Observer) error {
+			var age float64
+			if err := db.QueryRow(telemetry.Unsampled(ctx), `SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+				FROM outbox WHERE published_at IS NULL`).Scan(&age); err != nil {
+				return err
+			}
+			o.Observe(age)
 			return nil
 		}))
 	return r
@@ -76,6 +95,19 @@ func (r *relay) run(ctx context.Context, interval time.Duration) {
 // drain publishes until the outbox is empty or publishing fails; it logs once
 // when publishing stops working and once when it works again.
 func (r *relay) drain(ctx context.Context) {
+	if _, on := r.stall.On(ctx); on {
+		// What a relay sees while the broker blocks its connection (flow control
+		// under a memory or disk alarm): publishing waits, the outbox grows.
+		if !r.blocked {
+			r.tel.Logger.Warn("outbox relay: the RabbitMQ connection is blocked; events wait in the outbox")
+			r.blocked = true
+		}
+		return
+	}
+	if r.blocked {
+		r.tel.Logger.Info("outbox relay: the RabbitMQ connection is unblocked")
+		r.blocked = false
+	}
 	for {
 		n, err := r.relayOnce(ctx)
 		if err != nil {

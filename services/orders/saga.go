@@ -44,7 +44,7 @@ type (
 	}
 	charges interface {
 		Charge(ctx context.Context, key string, amountCents int64, card payments.Card) (payments.Charge, error)
-		ChargeByKey(ctx context.Context, key string) (payments.Charge, error)
+		Void(ctx context.Context, key string) (payments.Charge, error)
 		Refund(ctx context.Context, chargeID string) (payments.Refund, error)
 	}
 	orderStore interface {
@@ -54,9 +54,12 @@ type (
 		markPlaced(ctx context.Context, orderID, paymentID string, ev OutboxEvent) error
 		markFailed(ctx context.Context, orderID, reason, paymentID string, refundDue bool) (bool, error)
 		stalePending(ctx context.Context, cutoff time.Time, limit int) ([]Order, error)
-		refundsDue(ctx context.Context, limit int) ([]string, error)
+		claimFailed(ctx context.Context, orderID, reason, paymentID string, lease time.Duration) (bool, error)
+		orderStatus(ctx context.Context, orderID string) (string, error)
+		markReleaseDue(ctx context.Context, orderID string) error
+		claimSettlements(ctx context.Context, limit int, lease time.Duration) ([]settlement, error)
+		settled(ctx context.Context, orderID string, refunded, released bool) error
 		countRefundsDue(ctx context.Context) (int64, error)
-		refundSettled(ctx context.Context, orderID string) error
 	}
 )
 
@@ -248,11 +251,15 @@ func (s *saga) run(ctx context.Context, o Order, card payments.Card, start time.
 		return o, fmt.Errorf("encode order.placed: %w", err)
 	}
 	ev := OutboxEvent{MessageID: msgID.String(), RoutingKey: RoutingKeyOrderPlaced, Payload: payload, Traceparent: telemetry.Traceparent(ctx)}
-	if err := s.store.markPlaced(ctx, o.ID, charge.ID, ev); err != nil {
-		refundDue := s.refund(ctx, charge.ID) != nil
-		s.releaseStock(ctx, o.ID, reasonStoreDown)
-		return s.fail(ctx, o, start, failure{reason: reasonStoreDown, chargeID: charge.ID, refundDue: refundDue,
-			err: fmt.Errorf("place order: %w", err)})
+	// The money is taken and the stock sold: placing the order no longer depends on
+	// the client still waiting for the answer.
+	placeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), placeTimeout)
+	err = s.store.markPlaced(placeCtx, o.ID, charge.ID, ev)
+	cancel()
+	if err != nil {
+		if o, placed, err := s.placeFailed(ctx, o, start, charge.ID, err); !placed {
+			return o, err
+		}
 	}
 	if s.placed != nil {
 		s.placed()
@@ -262,6 +269,34 @@ func (s *saga) run(ctx context.Context, o Order, card payments.Card, start time.
 	span.SetAttributes(attribute.String("shop.checkout.outcome", "placed"))
 	s.logger.InfoContext(ctx, "order placed", "order_id", o.ID, "total_cents", o.TotalCents, "items", len(o.Items))
 	return o, nil
+}
+
+// placeTimeout bounds the last step, which runs whether or not the client still waits.
+const placeTimeout = 5 * time.Second
+
+// placeFailed answers a placement that did not say it happened: its commit may have
+// gone through with the answer lost, so nothing is undone before the order is
+// claimed, for whoever moves an order out of pending owns what follows. Claimed
+// here, its refund and release are marked due on it, then made (settleOne); found
+// placed after all, it stands, and placed is true; neither (the store is down), it
+// stays pending, and the sweeper settles it.
+func (s *saga) placeFailed(ctx context.Context, o Order, start time.Time, chargeID string, cause error) (_ Order, placed bool, _ error) {
+	ctx = context.WithoutCancel(ctx)
+	claimed, err := s.store.claimFailed(ctx, o.ID, reasonStoreDown, chargeID, settleLease)
+	if err == nil && !claimed {
+		var status string
+		if status, err = s.store.orderStatus(ctx, o.ID); err == nil && status == StatusPlaced {
+			s.logger.WarnContext(ctx, "the order's placement answered an error but went through", "order_id", o.ID, "error", cause)
+			return o, true, nil
+		}
+	}
+	f := failure{reason: reasonStoreDown, chargeID: chargeID, err: fmt.Errorf("place order: %w", cause)}
+	if err != nil || !claimed {
+		s.logger.ErrorContext(ctx, "could not record the failed placement; the sweeper settles the order", "order_id", o.ID, "error", err)
+		return s.failed(ctx, o, start, f), false, f.err
+	}
+	s.settleOne(ctx, settlement{orderID: o.ID, reason: reasonStoreDown, refundDue: true, releaseDue: true})
+	return s.failed(ctx, o, start, f), false, f.err
 }
 
 func step(ctx context.Context, name string) {
@@ -275,18 +310,25 @@ func (s *saga) fail(ctx context.Context, o Order, start time.Time, f failure) (O
 	if _, err := s.store.markFailed(ctx, o.ID, f.reason, f.chargeID, f.refundDue); err != nil {
 		s.logger.ErrorContext(ctx, "could not record the failed order; the pending sweeper will", "order_id", o.ID, "error", err)
 	}
+	return s.failed(ctx, o, start, f), f.err
+}
+
+// failed counts, traces and logs a checkout that failed, as recorded on its order.
+func (s *saga) failed(ctx context.Context, o Order, start time.Time, f failure) Order {
 	s.m.failed(ctx, f.reason, start)
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("shop.checkout.outcome", "failed"),
 		attribute.String("shop.checkout.failure_reason", f.reason))
 	s.logger.WarnContext(ctx, "checkout failed", "order_id", o.ID, "reason", f.reason)
 	o.Status, o.FailureReason = StatusFailed, f.reason
-	return o, f.err
+	return o
 }
 
 // releaseStock and refund are compensations: each in a span of its own, retried by
-// their clients, and logged when they still fail, in which case reservation expiry and
-// the sweeper are the backstops.
-func (s *saga) releaseStock(ctx context.Context, orderID, reason string) {
+// their clients, and logged when they still fail, in which case the sweeper (and, for
+// a hold, reservation expiry) is the backstop: a release inventory did not confirm
+// marks the order release_due, as a refund payments did not confirm marks it
+// refund_due.
+func (s *saga) releaseStock(ctx context.Context, orderID, reason string) error {
 	ctx, span := s.tracer.Start(context.WithoutCancel(ctx), "compensate release stock",
 		trace.WithAttributes(attribute.String("shop.checkout.failure_reason", reason)))
 	defer span.End()
@@ -299,12 +341,16 @@ func (s *saga) releaseStock(ctx context.Context, orderID, reason string) {
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "release failed")
-		s.logger.ErrorContext(ctx, "could not release stock; it is released when the hold expires", "order_id", orderID, "error", err)
+		s.logger.ErrorContext(ctx, "could not release stock; the sweeper retries", "order_id", orderID, "error", err)
+		if merr := s.store.markReleaseDue(ctx, orderID); merr != nil {
+			s.logger.ErrorContext(ctx, "could not mark the release due; a hold still expires", "order_id", orderID, "error", merr)
+		}
 	}
+	return err
 }
 
 // refund returns an error when payments did not confirm the refund; the caller then
-// marks the order refund_due and the sweeper tries again (settleRefunds).
+// marks the order refund_due and the sweeper tries again (settleDue).
 func (s *saga) refund(ctx context.Context, chargeID string) error {
 	ctx, span := s.tracer.Start(context.WithoutCancel(ctx), "compensate refund")
 	defer span.End()
@@ -318,14 +364,14 @@ func (s *saga) refund(ctx context.Context, chargeID string) error {
 }
 
 // refundByKey refunds the charge made with key, if there is one and it stands. It
-// returns nil once payments has answered that nothing stands under that key.
+// returns nil once payments has answered that nothing stands under that key, for
+// good: it voids the key (payments.Client.Void), so that a charge request still in
+// flight with it, which this checkout gave up waiting for, cannot land afterwards.
+// A mere look-up's "no charge" would be true only until then.
 func (s *saga) refundByKey(ctx context.Context, key string) error {
 	ctx = context.WithoutCancel(ctx)
-	c, err := s.payments.ChargeByKey(ctx, key)
-	var e *httpx.Error
+	c, err := s.payments.Void(ctx, key)
 	switch {
-	case errors.As(err, &e) && e.Status == http.StatusNotFound:
-		return nil // never charged
 	case err != nil:
 		s.logger.ErrorContext(ctx, "could not learn whether a charge happened; the sweeper retries", "payment_key", key, "error", err)
 		return err

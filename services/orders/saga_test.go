@@ -31,6 +31,7 @@ var (
 	errGRPCDown  = errors.New("rpc error: code = Unavailable")
 	errNotFound  = &httpx.Error{Status: http.StatusNotFound, Code: "not_found", Message: "charge not found"}
 	errStoreDown = errors.New("database is down")
+	errVoided    = &httpx.Error{Status: http.StatusConflict, Code: "charge_voided", Message: "this idempotency key was voided"}
 )
 
 // crash stands for the process dying right after a step took effect: the
@@ -141,7 +142,7 @@ type fakePayments struct {
 	// chargeTakes: the charge is made although Charge answers chargeErr (the answer
 	// was lost on the way back).
 	chargeTakes bool
-	lookupErr   error // returned by ChargeByKey
+	lookupErr   error // returned by ChargeByKey and Void
 	refundErr   error
 	crash       crash
 }
@@ -149,6 +150,9 @@ type fakePayments struct {
 func (f *fakePayments) Charge(_ context.Context, key string, amount int64, _ payments.Card) (payments.Charge, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if c, ok := f.byKey[key]; ok && c.Status == payments.ChargeVoided {
+		return payments.Charge{}, errVoided // the key was voided before this charge arrived
+	}
 	if f.chargeErr == nil || f.chargeTakes {
 		c := &payments.Charge{ID: "charge-" + key, IdempotencyKey: key, AmountCents: amount, Status: payments.ChargeSucceeded}
 		if f.decline {
@@ -172,6 +176,21 @@ func (f *fakePayments) ChargeByKey(_ context.Context, key string) (payments.Char
 	c, ok := f.byKey[key]
 	if !ok {
 		return payments.Charge{}, errNotFound
+	}
+	return *c, nil
+}
+
+// Void, as payments does, answers the key's charge, or takes the key with a voided one.
+func (f *fakePayments) Void(_ context.Context, key string) (payments.Charge, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lookupErr != nil {
+		return payments.Charge{}, f.lookupErr
+	}
+	c, ok := f.byKey[key]
+	if !ok {
+		c = &payments.Charge{ID: "void-" + key, IdempotencyKey: key, Status: payments.ChargeVoided}
+		f.byKey[key] = c
 	}
 	return *c, nil
 }
@@ -201,8 +220,8 @@ func (f *fakePayments) standing(orderID string) bool {
 
 type storedOrder struct {
 	Order
-	refundDue bool
-	events    int
+	refundDue, releaseDue bool
+	events                int
 }
 
 // fakeStore is the orders table and its outbox, in memory.
@@ -210,6 +229,7 @@ type fakeStore struct {
 	mu                    sync.Mutex
 	orders                map[string]*storedOrder
 	placeErr, markFailErr error
+	placeTakes            bool // markPlaced places the order but answers placeErr (the commit's answer lost)
 	crash                 crash
 }
 
@@ -246,7 +266,7 @@ func (f *fakeStore) liveByCartVersion(_ context.Context, userID string, version 
 func (f *fakeStore) markPlaced(_ context.Context, orderID, paymentID string, _ OutboxEvent) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.placeErr != nil {
+	if f.placeErr != nil && !f.placeTakes {
 		return f.placeErr
 	}
 	o := f.orders[orderID]
@@ -256,7 +276,7 @@ func (f *fakeStore) markPlaced(_ context.Context, orderID, paymentID string, _ O
 	o.Status, o.PaymentID = StatusPlaced, paymentID
 	o.events++
 	f.crash.at("place")
-	return nil
+	return f.placeErr
 }
 
 func (f *fakeStore) markFailed(_ context.Context, orderID, reason, paymentID string, refundDue bool) (bool, error) {
@@ -285,27 +305,66 @@ func (f *fakeStore) stalePending(_ context.Context, cutoff time.Time, _ int) ([]
 	return out, nil
 }
 
-func (f *fakeStore) refundsDue(context.Context, int) ([]string, error) {
+func (f *fakeStore) claimFailed(_ context.Context, orderID, reason, paymentID string, _ time.Duration) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []string
+	if f.markFailErr != nil {
+		return false, f.markFailErr
+	}
+	o := f.orders[orderID]
+	if o.Status != StatusPending {
+		return false, nil
+	}
+	o.Status, o.FailureReason, o.PaymentID, o.refundDue, o.releaseDue = StatusFailed, reason, paymentID, true, true
+	return true, nil
+}
+
+func (f *fakeStore) orderStatus(_ context.Context, orderID string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.orders[orderID].Status, nil
+}
+
+func (f *fakeStore) markReleaseDue(_ context.Context, orderID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.markFailErr != nil {
+		return f.markFailErr
+	}
+	f.orders[orderID].releaseDue = true
+	return nil
+}
+
+func (f *fakeStore) claimSettlements(context.Context, int, time.Duration) ([]settlement, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []settlement
 	for id, o := range f.orders {
-		if o.refundDue {
-			out = append(out, id)
+		if o.Status == StatusFailed && (o.refundDue || o.releaseDue) {
+			out = append(out, settlement{orderID: id, reason: o.FailureReason, refundDue: o.refundDue, releaseDue: o.releaseDue})
 		}
 	}
 	return out, nil
 }
 
-func (f *fakeStore) countRefundsDue(ctx context.Context) (int64, error) {
-	ids, err := f.refundsDue(ctx, 0)
-	return int64(len(ids)), err
-}
-
-func (f *fakeStore) refundSettled(_ context.Context, orderID string) error {
+func (f *fakeStore) countRefundsDue(context.Context) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.orders[orderID].refundDue = false
+	var n int64
+	for _, o := range f.orders {
+		if o.refundDue {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (f *fakeStore) settled(_ context.Context, orderID string, refunded, released bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.orders[orderID]
+	o.refundDue = o.refundDue && !refunded
+	o.releaseDue = o.releaseDue && !released
 	return nil
 }
 
@@ -391,13 +450,14 @@ func TestSaga_EveryStepOutcomeAndCompensation(t *testing.T) {
 		name  string
 		setup func(w *world)
 		// what the client is told, and what the order and the money end as
-		wantStatus    int
-		wantOrder     string // "" when no order is stored
-		wantReason    string
-		wantRefundDue bool
-		wantHold      string // the reservation's end state
-		wantCharged   bool   // money stands taken
-		wantCleared   bool   // the cart was emptied
+		wantStatus     int
+		wantOrder      string // "" when no order is stored
+		wantReason     string
+		wantRefundDue  bool
+		wantReleaseDue bool   // inventory did not confirm the stock returned
+		wantHold       string // the reservation's end state
+		wantCharged    bool   // money stands taken
+		wantCleared    bool   // the cart was emptied
 	}{
 		{name: "placed", setup: func(*world) {},
 			wantStatus: 201, wantOrder: StatusPlaced, wantHold: "committed", wantCharged: true, wantCleared: true},
@@ -413,9 +473,9 @@ func TestSaga_EveryStepOutcomeAndCompensation(t *testing.T) {
 			wantStatus: 503, wantOrder: StatusFailed, wantReason: reasonInventoryDown, wantHold: "released"},
 		{name: "reserve: answer lost after the hold, hold released", setup: func(w *world) { w.stock.reserveErr = errNoAnswer },
 			wantStatus: 503, wantOrder: StatusFailed, wantReason: reasonInventoryDown, wantHold: "released"},
-		{name: "reserve: answer lost, release fails too (expiry's turn)", setup: func(w *world) {
+		{name: "reserve: answer lost, release fails too (release due; expiry too)", setup: func(w *world) {
 			w.stock.reserveErr, w.stock.releaseErr = errNoAnswer, errGRPCDown
-		}, wantStatus: 503, wantOrder: StatusFailed, wantReason: reasonInventoryDown, wantHold: "reserved"},
+		}, wantStatus: 503, wantOrder: StatusFailed, wantReason: reasonInventoryDown, wantReleaseDue: true, wantHold: "reserved"},
 
 		{name: "charge: declined", setup: func(w *world) { w.payments.decline = true },
 			wantStatus: 402, wantOrder: StatusFailed, wantReason: reasonPaymentDeclined, wantHold: "released"},
@@ -447,6 +507,12 @@ func TestSaga_EveryStepOutcomeAndCompensation(t *testing.T) {
 		{name: "place: store down, refund fails", setup: func(w *world) {
 			w.store.placeErr, w.payments.refundErr = errStoreDown, errDown
 		}, wantStatus: 500, wantOrder: StatusFailed, wantReason: reasonStoreDown, wantRefundDue: true, wantHold: "released", wantCharged: true},
+		{name: "place: answer lost after the placement, the order stands", setup: func(w *world) {
+			w.store.placeErr, w.store.placeTakes = errStoreDown, true
+		}, wantStatus: 201, wantOrder: StatusPlaced, wantHold: "committed", wantCharged: true, wantCleared: true},
+		{name: "place: store down, the claim too: left pending for the sweeper", setup: func(w *world) {
+			w.store.placeErr, w.store.markFailErr = errStoreDown, errStoreDown
+		}, wantStatus: 500, wantOrder: StatusPending, wantHold: "committed", wantCharged: true},
 		{name: "failure not recorded: left pending for the sweeper", setup: func(w *world) {
 			w.payments.decline, w.store.markFailErr = true, errStoreDown
 		}, wantStatus: 402, wantOrder: StatusPending, wantHold: "released"},
@@ -466,9 +532,9 @@ func TestSaga_EveryStepOutcomeAndCompensation(t *testing.T) {
 				return
 			}
 			o := w.store.only(t)
-			if o.Status != tt.wantOrder || o.FailureReason != tt.wantReason || o.refundDue != tt.wantRefundDue {
-				t.Errorf("order %s/%q refund due %v, want %s/%q refund due %v",
-					o.Status, o.FailureReason, o.refundDue, tt.wantOrder, tt.wantReason, tt.wantRefundDue)
+			if o.Status != tt.wantOrder || o.FailureReason != tt.wantReason || o.refundDue != tt.wantRefundDue || o.releaseDue != tt.wantReleaseDue {
+				t.Errorf("order %s/%q refund due %v release due %v, want %s/%q refund due %v release due %v",
+					o.Status, o.FailureReason, o.refundDue, o.releaseDue, tt.wantOrder, tt.wantReason, tt.wantRefundDue, tt.wantReleaseDue)
 			}
 			if got := w.stock.hold(o.ID); got != tt.wantHold {
 				t.Errorf("reservation %q, want %q", got, tt.wantHold)
@@ -483,6 +549,9 @@ func TestSaga_EveryStepOutcomeAndCompensation(t *testing.T) {
 			// only a placed order has its event.
 			if o.Status != StatusPlaced && w.payments.standing(o.ID) && !o.refundDue && o.Status != StatusPending {
 				t.Errorf("order %s failed with its charge standing and no refund due", o.ID)
+			}
+			if h := w.stock.hold(o.ID); o.Status == StatusFailed && (h == "reserved" || h == "committed") && !o.releaseDue {
+				t.Errorf("order %s failed with its stock %s and no release due", o.ID, h)
 			}
 			if want := map[bool]int{true: 1, false: 0}[o.Status == StatusPlaced]; o.events != want {
 				t.Errorf("%d order.placed events, want %d", o.events, want)
@@ -507,16 +576,20 @@ func TestSaga_CrashAfterEachStep_SweeperSettlesIt(t *testing.T) {
 		{after: "place", wantOrder: StatusPlaced, wantHold: "committed", wantCharged: true},
 	}
 	for _, tt := range tests {
-		for _, refundRefusedFirst := range []bool{false, true} {
-			t.Run(fmt.Sprintf("after %s, refund refused first %v", tt.after, refundRefusedFirst), func(t *testing.T) {
+		// What payments or inventory refuses at the first sweep, and the next sweep gets through.
+		for _, refusedFirst := range []string{"nothing", "refund", "release"} {
+			t.Run(fmt.Sprintf("after %s, %s refused first", tt.after, refusedFirst), func(t *testing.T) {
 				w := newWorld(t)
 				c := crash{after: tt.after}
 				w.stock.crash, w.payments.crash, w.store.crash = c, c, c
 				if _, err := w.checkout(); !errors.Is(err, errCrashed) {
 					t.Fatalf("checkout answered %v; the crash did not happen", err)
 				}
-				if refundRefusedFirst {
+				switch refusedFirst {
+				case "refund":
 					w.payments.refundErr = errDown
+				case "release":
+					w.stock.releaseErr = errGRPCDown
 				}
 				ctx := context.Background()
 				w.saga.sweep(ctx, -time.Second) // everything pending is stale
@@ -524,13 +597,19 @@ func TestSaga_CrashAfterEachStep_SweeperSettlesIt(t *testing.T) {
 				if tt.wantOrder == StatusFailed && (o.Status != StatusFailed || o.FailureReason != reasonAbandoned) {
 					t.Fatalf("after the sweep the order is %s/%q, want failed/abandoned", o.Status, o.FailureReason)
 				}
-				if refundRefusedFirst {
+				if refusedFirst != "nothing" {
 					if o.Status != StatusPlaced && w.payments.standing(o.ID) && !o.refundDue {
 						t.Fatalf("refund refused, but no refund is due on order %s", o.ID)
 					}
-					w.payments.refundErr = nil
+					if h := w.stock.hold(o.ID); o.Status != StatusPlaced && (h == "reserved" || h == "committed") && !o.releaseDue {
+						t.Fatalf("release refused, stock %s, but no release is due on order %s", h, o.ID)
+					}
+					w.payments.refundErr, w.stock.releaseErr = nil, nil
 					w.saga.sweep(ctx, -time.Second)
 					o = w.store.only(t)
+				}
+				if o.releaseDue {
+					t.Errorf("order %s: release still due after payments and inventory answered", o.ID)
 				}
 				if o.Status != tt.wantOrder || o.refundDue {
 					t.Errorf("order %s refund due %v, want %s and nothing owed", o.Status, o.refundDue, tt.wantOrder)
@@ -543,5 +622,29 @@ func TestSaga_CrashAfterEachStep_SweeperSettlesIt(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A charge that got no answer may still be on its way to payments when the saga
+// asks what became of it. The saga voids the key rather than looking it up, so the
+// late charge finds the key used and takes nothing: the failed order owes nothing,
+// and stays owing nothing.
+func TestSaga_ChargeLandingAfterTheLookup_FindsTheKeyVoided(t *testing.T) {
+	w := newWorld(t)
+	w.payments.chargeErr = errNoAnswer // the request left; no answer came back
+	if _, err := w.checkout(); status(err) != http.StatusServiceUnavailable {
+		t.Fatalf("checkout answered %v, want 503", err)
+	}
+	o := w.store.only(t)
+	if o.Status != StatusFailed || o.refundDue {
+		t.Fatalf("order %s, refund due %v; want failed owing nothing", o.Status, o.refundDue)
+	}
+	// The charge request that was still in flight arrives now.
+	w.payments.chargeErr = nil
+	if _, err := w.payments.Charge(context.Background(), paymentKey(o.ID), o.TotalCents, payments.Card{}); err == nil {
+		t.Error("a charge arriving after the saga gave up on it went through")
+	}
+	if w.payments.standing(o.ID) {
+		t.Errorf("money taken for failed order %s, with no refund due", o.ID)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 
 	"github.com/otelshop/shop/internal/auth"
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/ids"
 )
@@ -14,10 +15,11 @@ type server struct {
 	store    store
 	checkout *saga
 	auth     auth.Guard
+	nPlusOne *flags.Fault // ordersListNPlusOne
 }
 
-func newServer(st store, checkout *saga, guard auth.Guard) *server {
-	return &server{store: st, checkout: checkout, auth: guard}
+func newServer(st store, checkout *saga, guard auth.Guard, nPlusOne *flags.Fault) *server {
+	return &server{store: st, checkout: checkout, auth: guard, nPlusOne: nPlusOne}
 }
 
 var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{8,100}$`)
@@ -55,7 +57,11 @@ func (s *server) handleList() http.Handler {
 		if err != nil {
 			return err
 		}
-		orders, err := s.store.list(r.Context(), userID, limit)
+		list := s.store.list
+		if _, on := s.nPlusOne.On(r.Context()); on {
+			list = s.store.listOneByOne
+		}
+		orders, err := list(r.Context(), userID, limit)
 		if err != nil {
 			return err
 		}

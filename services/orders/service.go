@@ -34,6 +34,7 @@ var Service = service.Definition{
 	Summary: "checkout and orders",
 	Calls:   []string{"cart", "catalog", "inventory", "payments"},
 	Stores:  []service.Store{service.Postgres, service.RabbitMQ},
+	Faults:  faults,
 	Load: func(env *service.Env) service.Runner {
 		cfg := Config{
 			RelayInterval:  env.PositiveDuration("OUTBOX_INTERVAL", 500*time.Millisecond),
@@ -62,19 +63,23 @@ func run(ctx context.Context, rt service.Runtime, cfg Config) error {
 	hc := tel.HTTPClient(5 * time.Second)
 	st := store{db}
 	relay := newRelay(db, pub, tel)
+	relay.stall = rt.Fault(faultOutboxStall)
+	pay := payments.NewClient(rt.Peer("payments"), hc, creds, tel)
+	pay.RetryStorm(rt.Fault(faultRetryStorm))
 	checkout := newSaga(sagaDeps{
 		cart:      cart.NewClient(rt.Peer("cart"), hc, creds),
 		catalog:   catalog.NewClient(rt.Peer("catalog"), hc, creds),
-		payments:  payments.NewClient(rt.Peer("payments"), hc, creds, tel),
+		payments:  pay,
 		inventory: inv,
 		store:     st,
 		placed:    relay.wake,
 	}, tel)
-	s := newServer(st, checkout, rt.Identity.Guard)
+	s := newServer(st, checkout, rt.Identity.Guard, rt.Fault(faultNPlusOne))
 
 	var wg sync.WaitGroup
 	bg, stopBackground := context.WithCancel(ctx)
 	wg.Go(func() { relay.run(bg, cfg.RelayInterval) })
+	wg.Go(func() { holdConnections(bg, db, rt.Fault(faultPoolExhausted)) })
 	wg.Go(func() {
 		service.Every(bg, max(cfg.PendingTimeout/4, time.Second), nil, func(ctx context.Context) {
 			checkout.sweep(ctx, cfg.PendingTimeout)

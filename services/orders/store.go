@@ -145,17 +145,67 @@ func (s store) markFailed(ctx context.Context, orderID, reason, paymentID string
 	return tag.RowsAffected() == 1, nil
 }
 
-// refundsDue lists failed orders whose charge may still stand, oldest first.
-func (s store) refundsDue(ctx context.Context, limit int) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT id FROM orders WHERE refund_due ORDER BY updated_at LIMIT $1`, limit)
+// claimFailed moves an order still pending to failed and says whether it did: of
+// the saga and every replica's sweeper, exactly one moves an order out of pending.
+// The claim marks the refund and the release due, so that money and stock are owed
+// until settled whatever happens to the claimant next, and leases the order to the
+// claimant for lease.
+func (s store) claimFailed(ctx context.Context, orderID, reason, paymentID string, lease time.Duration) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE orders SET status = 'failed', failure_reason = $2, payment_id = $3,
+		refund_due = true, release_due = true, settling_until = now() + $4::interval, updated_at = now()
+		WHERE id = $1 AND status = 'pending'`, orderID, reason, paymentID, lease.String())
 	if err != nil {
-		return nil, fmt.Errorf("select refunds due: %w", err)
+		return false, fmt.Errorf("claim failed order: %w", err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return tag.RowsAffected() == 1, nil
+}
+
+// orderStatus reads where an order stands.
+func (s store) orderStatus(ctx context.Context, orderID string) (string, error) {
+	var status string
+	if err := s.db.QueryRow(ctx, `SELECT status FROM orders WHERE id = $1`, orderID).Scan(&status); err != nil {
+		return "", fmt.Errorf("read order status: %w", err)
+	}
+	return status, nil
+}
+
+// markReleaseDue records that inventory did not confirm the order's stock returned.
+func (s store) markReleaseDue(ctx context.Context, orderID string) error {
+	if _, err := s.db.Exec(ctx, `UPDATE orders SET release_due = true WHERE id = $1`, orderID); err != nil {
+		return fmt.Errorf("mark release due: %w", err)
+	}
+	return nil
+}
+
+// settlement is a failed order whose refund or release is still owed.
+type settlement struct {
+	orderID    string
+	reason     string // why the order failed, recorded with the release
+	refundDue  bool
+	releaseDue bool
+}
+
+// claimSettlements leases up to limit failed orders with a refund or release due,
+// oldest first, to this replica for lease: replicas settling at once take disjoint
+// orders (SKIP LOCKED), and an order whose replica died is taken over once its lease
+// has expired.
+func (s store) claimSettlements(ctx context.Context, limit int, lease time.Duration) ([]settlement, error) {
+	rows, err := s.db.Query(ctx, `UPDATE orders SET settling_until = now() + $2::interval
+		WHERE id IN (SELECT id FROM orders
+			WHERE (refund_due OR release_due) AND status = 'failed' AND (settling_until IS NULL OR settling_until < now())
+			ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING id, failure_reason, refund_due, release_due`, limit, lease.String())
 	if err != nil {
-		return nil, fmt.Errorf("select refunds due: %w", err)
+		return nil, fmt.Errorf("claim settlements: %w", err)
 	}
-	return ids, nil
+	due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (settlement, error) {
+		var st settlement
+		return st, r.Scan(&st.orderID, &st.reason, &st.refundDue, &st.releaseDue)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim settlements: %w", err)
+	}
+	return due, nil
 }
 
 // countRefundsDue counts the failed orders whose charge may still stand.
@@ -167,11 +217,13 @@ func (s store) countRefundsDue(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// refundSettled records that payments confirmed the order's charge is refunded or
-// never happened.
-func (s store) refundSettled(ctx context.Context, orderID string) error {
-	if _, err := s.db.Exec(ctx, `UPDATE orders SET refund_due = false, updated_at = now() WHERE id = $1`, orderID); err != nil {
-		return fmt.Errorf("settle refund: %w", err)
+// settled records what payments and inventory confirmed for a claimed order (the
+// charge refunded or never made; the stock returned) and gives up its lease, so
+// what is still owed is retried at the next pass, by whichever replica.
+func (s store) settled(ctx context.Context, orderID string, refunded, released bool) error {
+	if _, err := s.db.Exec(ctx, `UPDATE orders SET refund_due = refund_due AND NOT $2, release_due = release_due AND NOT $3,
+		settling_until = NULL, updated_at = now() WHERE id = $1`, orderID, refunded, released); err != nil {
+		return fmt.Errorf("record settlement: %w", err)
 	}
 	return nil
 }
@@ -180,30 +232,17 @@ const orderColumns = `id, user_id, status, total_cents, currency, failure_reason
 	coalesce(idempotency_key, ''), request_hash, coalesce(cart_version, 0)`
 
 func (s store) scanOrders(ctx context.Context, sql string, args ...any) ([]Order, error) {
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("select orders: %w", err)
-	}
-	orders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) {
-		var o Order
-		err := r.Scan(&o.ID, &o.UserID, &o.Status, &o.TotalCents, &o.Currency, &o.FailureReason, &o.PaymentID,
-			&o.ShippingAddress, &o.CreatedAt, &o.IdempotencyKey, &o.RequestHash, &o.CartVersion)
-		return o, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("scan orders: %w", err)
-	}
-	if len(orders) == 0 {
-		return orders, nil
+	orders, err := s.selectOrders(ctx, sql, args...)
+	if err != nil || len(orders) == 0 {
+		return orders, err
 	}
 	ids := make([]string, len(orders))
 	byID := make(map[string]*Order, len(orders))
 	for i := range orders {
 		ids[i] = orders[i].ID
-		orders[i].Items = []Item{}
 		byID[orders[i].ID] = &orders[i]
 	}
-	rows, err = s.db.Query(ctx, `SELECT order_id, product_id, quantity, price_cents FROM order_items
+	rows, err := s.db.Query(ctx, `SELECT order_id, product_id, quantity, price_cents FROM order_items
 		WHERE order_id = ANY($1) ORDER BY product_id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("select order items: %w", err)
@@ -218,6 +257,47 @@ func (s store) scanOrders(ctx context.Context, sql string, args ...any) ([]Order
 		byID[id].Items = append(byID[id].Items, it)
 	}
 	return orders, rows.Err()
+}
+
+// selectOrders reads orders without their items.
+func (s store) selectOrders(ctx context.Context, sql string, args ...any) ([]Order, error) {
+	rows, err := s.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("select orders: %w", err)
+	}
+	orders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) {
+		o := Order{Items: []Item{}}
+		err := r.Scan(&o.ID, &o.UserID, &o.Status, &o.TotalCents, &o.Currency, &o.FailureReason, &o.PaymentID,
+			&o.ShippingAddress, &o.CreatedAt, &o.IdempotencyKey, &o.RequestHash, &o.CartVersion)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan orders: %w", err)
+	}
+	return orders, nil
+}
+
+// listOneByOne is list as an ORM's lazy loading does it: the orders, then one
+// query per order for its items (the N+1 queries of the ordersListNPlusOne fault).
+func (s store) listOneByOne(ctx context.Context, userID string, limit int) ([]Order, error) {
+	orders, err := s.selectOrders(ctx, `SELECT `+orderColumns+` FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2`, userID, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range orders {
+		rows, err := s.db.Query(ctx, `SELECT product_id, quantity, price_cents FROM order_items WHERE order_id = $1 ORDER BY product_id`, orders[i].ID)
+		if err != nil {
+			return nil, fmt.Errorf("select items of an order: %w", err)
+		}
+		orders[i].Items, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Item, error) {
+			var it Item
+			return it, r.Scan(&it.ProductID, &it.Quantity, &it.PriceCents)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("scan items of an order: %w", err)
+		}
+	}
+	return orders, nil
 }
 
 // get returns the order only if it is userID's.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/otelshop/shop/internal/auth"
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/resilience"
 	"github.com/otelshop/shop/telemetry"
@@ -26,6 +27,10 @@ func NewClient(baseURL string, hc *http.Client, creds *auth.Credentials, tel *te
 	}
 }
 
+// RetryStorm lets the ordersRetryStorm fault make this client retry
+// recklessly (resilience.Guard.RetryStorm).
+func (c *Client) RetryStorm(fault *flags.Fault) { c.guard.RetryStorm(fault) }
+
 func (c *Client) do(ctx context.Context, method, template, path string, in, out any) error {
 	return c.guard.Do(ctx, httpx.Retryable, func(ctx context.Context) error {
 		return c.api.Do(ctx, method, template, path, nil, in, out)
@@ -44,6 +49,15 @@ func (c *Client) Charge(ctx context.Context, key string, amountCents int64, card
 func (c *Client) ChargeByKey(ctx context.Context, key string) (Charge, error) {
 	var out Charge
 	err := c.do(ctx, http.MethodGet, "/v1/charges", "/v1/charges?idempotency_key="+url.QueryEscape(key), nil, &out)
+	return out, err
+}
+
+// Void answers whether money was taken with key, for good: the charge made with it,
+// or, when there was none, a voided one that keeps any later charge with the key
+// from happening (status ChargeVoided). Voiding twice answers the same.
+func (c *Client) Void(ctx context.Context, key string) (Charge, error) {
+	var out Charge
+	err := c.do(ctx, http.MethodPost, "/v1/charges/void", "/v1/charges/void", voidRequest{IdempotencyKey: key}, &out)
 	return out, err
 }
 

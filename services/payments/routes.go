@@ -14,6 +14,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/charges", s.auth.Callers("orders", auth.RoleAdmin)(s.handleFindCharge()))
 	mux.Handle("GET /v1/charges/{id}", s.auth.Callers("orders", auth.RoleAdmin)(s.handleGetCharge()))
 	mux.Handle("POST /v1/charges/{id}/refund", orders(s.handleRefund()))
+	mux.Handle("POST /v1/charges/void", orders(s.handleVoid()))
 	mux.Handle("GET /v1/provider", operators(s.handleGetProvider()))
 	mux.Handle("PUT /v1/provider", operators(s.handleSetProvider()))
 }

@@ -12,10 +12,12 @@ import (
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelshop/shop/internal/auth"
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/telemetry"
@@ -24,6 +26,7 @@ import (
 type server struct {
 	store    store
 	provider *provider
+	fraud    *fraudScreen
 	auth     auth.Guard
 	tel      *telemetry.Telemetry
 	tracer   trace.Tracer
@@ -31,9 +34,10 @@ type server struct {
 	refunds  metric.Int64Counter
 }
 
-func newServer(st store, p *provider, guard auth.Guard, tel *telemetry.Telemetry) *server {
+func newServer(st store, p *provider, fraudLock *flags.Fault, guard auth.Guard, tel *telemetry.Telemetry) *server {
 	meter := tel.Meter(scope)
-	s := &server{store: st, provider: p, auth: guard, tel: tel, tracer: tel.Tracer(scope)}
+	s := &server{store: st, provider: p, auth: guard, tel: tel, tracer: tel.Tracer(scope),
+		fraud: &fraudScreen{velocity: map[string]int{}, fault: fraudLock, tracer: tel.Tracer(scope)}}
 	s.charges, _ = meter.Int64Counter("shop.payments.charges",
 		metric.WithDescription("Charges decided, by outcome (succeeded, declined, error) and decline reason."))
 	s.refunds, _ = meter.Int64Counter("shop.payments.refunds", metric.WithDescription("Charges refunded."))
@@ -157,6 +161,9 @@ func (s *server) handleCharge() http.Handler {
 		} else if !errors.Is(err, errNoCharge) {
 			return err
 		}
+		if err := s.fraud.screen(ctx, brand(req.Card.Number).name); err != nil {
+			return err
+		}
 		reason, err := s.authorize(ctx, req.Card.Number)
 		if errors.Is(err, errProviderDown) {
 			s.charges.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", "error"), attribute.String("reason", "processor_unavailable")))
@@ -190,6 +197,7 @@ func (s *server) authorize(ctx context.Context, number string) (string, error) {
 	reason, err := s.provider.authorize(ctx, number)
 	if err != nil {
 		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
 	}
 	span.SetAttributes(attribute.String("shop.payment.decline_reason", reasonOrNone(reason)))
 	return reason, err
@@ -202,8 +210,14 @@ func reasonOrNone(r string) string {
 	return r
 }
 
+// errVoided answers a charge whose key was voided: its caller had given up on it.
+var errVoided = httpx.Conflict("charge_voided", "this idempotency key was voided: nothing is charged with it")
+
 // answerCharge answers a charge, refusing a key reused for a different amount.
 func (s *server) answerCharge(w http.ResponseWriter, r *http.Request, req chargeRequest, c Charge, status int) error {
+	if c.Status == ChargeVoided {
+		return errVoided
+	}
 	if c.AmountCents != req.AmountCents || c.Currency != req.Currency {
 		return httpx.Conflict("idempotency_key_reused", "this idempotency key was used for a different charge")
 	}
@@ -229,6 +243,37 @@ func (s *server) handleFindCharge() http.Handler {
 		if err != nil {
 			return err
 		}
+		httpx.WriteJSON(w, http.StatusOK, c)
+		return nil
+	})
+}
+
+type voidRequest struct {
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+func (r *voidRequest) Validate() error {
+	if !keyPattern.MatchString(r.IdempotencyKey) {
+		return httpx.Invalid("idempotency_key", "must be 8 to 100 letters, digits or ._:-")
+	}
+	return nil
+}
+
+// handleVoid settles what a key's charge is, for a caller whose charge call got no
+// answer: the charge made with it, or a voided one that keeps any charge still in
+// flight with it from happening (store.void).
+func (s *server) handleVoid() http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		req, err := httpx.Decode[voidRequest](r)
+		if err != nil {
+			return err
+		}
+		id, _ := uuid.NewV7()
+		c, err := s.store.void(r.Context(), id.String(), req.IdempotencyKey)
+		if err != nil {
+			return err
+		}
+		trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("shop.payment.status", string(c.Status)))
 		httpx.WriteJSON(w, http.StatusOK, c)
 		return nil
 	})

@@ -18,6 +18,7 @@ var Service = service.Definition{
 	Name: "payments", Port: 8086, Protocol: service.HTTP,
 	Summary: "simulated card payments",
 	Stores:  []service.Store{service.Postgres},
+	Faults:  faults,
 	Load: func(env *service.Env) service.Runner {
 		settings := ProviderSettings{
 			LatencyMS:   env.Int("PAYMENTS_LATENCY_MS", 20, 0, 10_000),
@@ -34,6 +35,7 @@ func run(ctx context.Context, rt service.Runtime, settings ProviderSettings) err
 		return fmt.Errorf("payments: %w", err)
 	}
 	defer db.Close()
-	s := newServer(store{db}, &provider{settings: settings}, rt.Identity.Guard, rt.Telemetry)
+	p := &provider{settings: settings, slow: rt.Fault(faultSlowProcessor), outage: rt.Fault(faultBrandOutage)}
+	s := newServer(store{db}, p, rt.Fault(faultFraudLock), rt.Identity.Guard, rt.Telemetry)
 	return rt.ServeHTTP(ctx, httpx.Handler(rt.Telemetry, s.routes, map[string]httpx.Check{"postgres": db.Ping}))
 }

@@ -44,6 +44,8 @@ type ChargeStatus string
 const (
 	ChargeSucceeded ChargeStatus = "succeeded"
 	ChargeDeclined  ChargeStatus = "declined"
+	// ChargeVoided: no charge was made with the key, and none will be (see void).
+	ChargeVoided ChargeStatus = "voided"
 )
 
 var errNoCharge = errors.New("no such charge")
@@ -85,6 +87,20 @@ func (s store) record(ctx context.Context, c Charge) (Charge, bool, error) {
 		return Charge{}, false, fmt.Errorf("read charge: %w", err)
 	}
 	return stored, tag.RowsAffected() == 1, nil
+}
+
+// void makes sure nothing is ever charged with key unless something already was,
+// and returns the key's one charge: the one made, or a voided row that takes the
+// key, so that a charge still in flight with it (its caller gave up waiting) finds
+// the key used and charges nothing. A caller that must know whether money was taken
+// asks this, never "is there a charge?", whose "no" a charge landing a moment later
+// would make false.
+func (s store) void(ctx context.Context, id, key string) (Charge, error) {
+	if _, err := s.db.Exec(ctx, `INSERT INTO charges (id, idempotency_key, amount_cents, currency, status, card_brand, card_last4)
+		VALUES ($1, $2, 0, 'USD', 'voided', '', '') ON CONFLICT (idempotency_key) DO NOTHING`, id, key); err != nil {
+		return Charge{}, fmt.Errorf("void charge key: %w", err)
+	}
+	return s.byKey(ctx, key)
 }
 
 // refund returns the charge's one refund, making it when there is none yet.

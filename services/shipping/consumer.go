@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/internal/rabbit"
 	"github.com/otelshop/shop/services/orders"
@@ -19,15 +20,17 @@ import (
 
 // consumer turns order.placed events into shipments.
 type consumer struct {
-	store   store
-	tel     *telemetry.Telemetry
-	created metric.Int64Counter
-	quotes  metric.Int64Histogram
+	store    store
+	tel      *telemetry.Telemetry
+	created  metric.Int64Counter
+	quotes   metric.Int64Histogram
+	carrier  *carrier
+	trackers *trackers
 }
 
-func newConsumer(st store, tel *telemetry.Telemetry) *consumer {
+func newConsumer(st store, tel *telemetry.Telemetry, stall, leak *flags.Fault) *consumer {
 	meter := tel.Meter(scope)
-	c := &consumer{store: st, tel: tel}
+	c := &consumer{store: st, tel: tel, carrier: &carrier{stall: stall, tracer: tel.Tracer(scope)}, trackers: &trackers{fault: leak}}
 	c.created, _ = meter.Int64Counter("shop.shipping.shipments", metric.WithDescription("Shipments created, by carrier."))
 	c.quotes, _ = meter.Int64Histogram("shop.shipping.quote", metric.WithUnit("{USD_cent}"),
 		metric.WithDescription("Shipping quotes, in US cents."),
@@ -48,6 +51,9 @@ func (c *consumer) handleOrderPlaced(ctx context.Context, d amqp.Delivery) error
 		return fmt.Errorf("%w: order.placed without order id, user, items or destination", rabbit.ErrPoison)
 	}
 	q := quoteFor(ev)
+	if err := c.carrier.bookPickup(ctx, ev.ShippingAddress.Country); err != nil {
+		return fmt.Errorf("book the pickup: %w", err)
+	}
 	span := trace.SpanFromContext(ctx)
 	span.SetAttributes(attribute.String("shop.order.id", orderID), attribute.String("shop.shipping.carrier", q.carrier),
 		attribute.Int64("shop.shipping.quote_cents", q.cents))
@@ -62,6 +68,7 @@ func (c *consumer) handleOrderPlaced(ctx context.Context, d amqp.Delivery) error
 		c.tel.Logger.InfoContext(ctx, "duplicate order.placed ignored", "order_id", orderID, "message_id", d.MessageId)
 		return nil
 	}
+	c.trackers.start(ctx)
 	attrs := metric.WithAttributes(attribute.String("carrier", q.carrier))
 	c.created.Add(ctx, 1, attrs)
 	c.quotes.Record(ctx, q.cents, attrs)

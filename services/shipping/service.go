@@ -25,6 +25,7 @@ var Service = service.Definition{
 	Name: "shipping", Port: 8087, Protocol: service.HTTP,
 	Summary: "shipments from order events",
 	Stores:  []service.Store{service.Postgres, service.RabbitMQ},
+	Faults:  faults,
 	Load: func(env *service.Env) service.Runner {
 		sub := rabbit.Subscription{
 			RoutingKey:  orders.RoutingKeyOrderPlaced,
@@ -58,7 +59,7 @@ func run(ctx context.Context, rt service.Runtime, sub rabbit.Subscription) error
 			o.Observe(int64(n))
 			return nil
 		}))
-	c := newConsumer(store{db}, tel)
+	c := newConsumer(store{db}, tel, rt.Fault(faultCarrierStall), rt.Fault(faultTrackerLeak))
 	s := newServer(store{db}, rt.Identity.Guard)
 
 	var wg sync.WaitGroup

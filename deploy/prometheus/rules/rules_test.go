@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // promtool returns bin/promtool, building it with tools/build.sh when absent
@@ -85,6 +87,45 @@ func TestRules_EveryRuleFileIsTested(t *testing.T) {
 	for _, f := range glob(t, "*.yml") {
 		if !tested[f] {
 			t.Errorf("%s has no promtool unit test in tests/ (rule_files: [../%s])", f, f)
+		}
+	}
+}
+
+// Every alert's runbook_url names a runbook of this repository, docs/runbooks/<alert>.md,
+// and that file exists: an on-call engineer who follows the link finds the page.
+func TestRules_RunbookURLsResolve(t *testing.T) {
+	const base = "https://github.com/otelshop/shop/blob/main/"
+	for _, f := range glob(t, "*.yml") {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var file struct {
+			Groups []struct {
+				Rules []struct {
+					Alert       string            `yaml:"alert"`
+					Annotations map[string]string `yaml:"annotations"`
+				} `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal(b, &file); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range file.Groups {
+			for _, r := range g.Rules {
+				url, ok := r.Annotations["runbook_url"]
+				if r.Alert == "" || !ok {
+					continue
+				}
+				path, ok := strings.CutPrefix(url, base)
+				if want := "docs/runbooks/" + r.Alert + ".md"; !ok || path != want {
+					t.Errorf("%s: %s's runbook_url is %s, want %s%s", f, r.Alert, url, base, want)
+					continue
+				}
+				if _, err := os.Stat(filepath.Join("..", "..", "..", path)); err != nil {
+					t.Errorf("%s: %s's runbook %s: %v", f, r.Alert, path, err)
+				}
+			}
 		}
 	}
 }

@@ -261,6 +261,25 @@ func cartCall(ep Endpoint, path, token string, body any, cart *Cart) *Call {
 // TestCardNumber always succeeds at the simulated payment provider (docs/contract.md).
 const TestCardNumber = "4242424242424242"
 
+// TestCard is a card of one network that always succeeds (docs/contract.md).
+type TestCard struct {
+	Number    string
+	CVCDigits int
+}
+
+// TestCards are the always-succeeding cards of each network, weighted roughly
+// as card payments split between them, so the load exercises every brand and a
+// fault of one brand shows up as part of the traffic.
+var TestCards = []struct {
+	TestCard
+	Weight int
+}{
+	{TestCard{TestCardNumber, 3}, 55},
+	{TestCard{"5555555555554444", 3}, 30},
+	{TestCard{"378282246310005", 4}, 10},
+	{TestCard{"6011111111111117", 3}, 5},
+}
+
 // CheckoutRequest is what the shopper pays with and where the order goes.
 type CheckoutRequest struct {
 	Payment         Payment `json:"payment"`

@@ -35,7 +35,7 @@ var scenarios = []*scenario{
 	{name: "cart", weight: 10, run: fillCart,
 		about: "signs in, adds products, changes a quantity or removes one, sometimes abandons the cart"},
 	{name: "checkout", weight: 12, run: buy,
-		about: "signs in, adds products, checks out with test card 4242…, views the order and its shipment"},
+		about: "signs in, adds products, checks out with a test card of one of the four networks, views the order and its shipment"},
 	{name: "orders", weight: 8, run: reviewOrders,
 		about: "returning customer: logs in, lists orders, opens one and its shipment"},
 }
@@ -403,11 +403,12 @@ func (s *session) checkout() (string, error) {
 	addr := addresses[s.rng.IntN(len(addresses))]
 	addr.Name = s.account.name
 	expiry := time.Now().AddDate(3, 0, 0)
+	card := pickCard(s.rng)
 	req := gateway.CheckoutRequest{
 		Payment: gateway.Payment{
-			CardNumber: gateway.TestCardNumber,
+			CardNumber: card.Number,
 			Expiry:     fmt.Sprintf("%02d/%02d", int(expiry.Month()), expiry.Year()%100),
-			CVC:        fmt.Sprintf("%03d", 100+s.rng.IntN(900)),
+			CVC:        fmt.Sprintf("%0*d", card.CVCDigits, s.rng.IntN(9000)%pow10(card.CVCDigits)),
 		},
 		ShippingAddress: addr,
 	}
@@ -418,6 +419,29 @@ func (s *session) checkout() (string, error) {
 		s.orders = append(s.orders, id)
 	}
 	return id, err
+}
+
+// pickCard draws a test card by its network's weight.
+func pickCard(r *rand.Rand) gateway.TestCard {
+	total := 0
+	for _, c := range gateway.TestCards {
+		total += c.Weight
+	}
+	n := r.IntN(total)
+	for _, c := range gateway.TestCards {
+		if n -= c.Weight; n < 0 {
+			return c.TestCard
+		}
+	}
+	return gateway.TestCards[0].TestCard
+}
+
+func pow10(n int) int {
+	p := 1
+	for range n {
+		p *= 10
+	}
+	return p
 }
 
 func reviewOrders(s *session) error {

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otelshop/shop/internal/app"
+	"github.com/otelshop/shop/internal/drill"
+	"github.com/otelshop/shop/internal/flags"
+	"github.com/otelshop/shop/internal/localstack"
+)
+
+// e2eDrills are the drills make test runs, one of each kind the issue names: an
+// error fault found by a failing span (and its logs), a latency fault found by
+// an exemplar, a resource fault found by its CPU profile. They run at once
+// (different alerts, different culprits), up to detection and explanation;
+// resolution is measured by `make drills`.
+var e2eDrills = []string{"catalogProductErrors", "paymentsSlowProcessor", "catalogRelatedProducts"}
+
+// The platform catches its own faults: with the shipped rule files, each fault
+// turned on under load fires its alert and leaves evidence the backends' APIs
+// find.
+func TestDrills_FaultsAreDetectedAndExplained(t *testing.T) {
+	// Parallel, and the only parallel test: it runs after every other test of
+	// the package, whose checks must not see the faults' errors.
+	t.Parallel()
+	drills, err := drill.Named(e2eDrills)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	loadDone := make(chan error, 1)
+	go func() {
+		_, err := platform.Stack.RunOnce(loadCtx, localstack.Process{Name: "loadgen-drills", Path: platform.ShopBinary,
+			Args: []string{"loadgen", "-target", platform.GatewayURL, "-rate", "12", "-duration", "30m"},
+			Env:  append(platform.Stack.ShopEnv(), platform.Env...)})
+		loadDone <- err
+	}()
+	defer func() {
+		stopLoad()
+		<-loadDone
+	}()
+	// Rates over two minutes need traffic in them, and the product targeting
+	// needs recent product pages in Jaeger.
+	eventually(t, func() error {
+		if len(query(t, `sum(rate(http_server_request_duration_seconds_count{service_name="catalog", http_route="/v1/products/{id}"}[1m])) > 1`)) == 0 {
+			return errors.New("the drills' load has not reached catalog yet")
+		}
+		return nil
+	})
+
+	var log bytes.Buffer
+	results, err := drill.Run(ctx, drill.Config{
+		Backends:  drill.Backends{Prometheus: platform.PrometheusURL, Jaeger: platform.JaegerURL, Pyroscope: localstack.PyroscopeURL, Loki: localstack.LokiURL},
+		FlagsFile: platform.FlagsFile, Known: app.Faults(), Parallel: true,
+		DetectTimeout: 5 * time.Minute, ExplainTimeout: 2 * time.Minute, Log: &log,
+	}, drills)
+	var table strings.Builder
+	drill.Text(&table, results, false)
+	t.Logf("drills:\n%s\n%s", log.String(), table.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if !r.OK(false) {
+			t.Errorf("%s: detected %v, explained %v: %s", r.Fault, r.Detected, r.Explained, r.Problem)
+		}
+	}
+	list, err := flags.List(platform.FlagsFile, app.Faults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if s.Active {
+			t.Errorf("%s is still on after the drills", s.Key)
+		}
+	}
+}

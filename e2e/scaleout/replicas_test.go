@@ -1,0 +1,216 @@
+package scaleout
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/otelshop/shop/internal/service"
+)
+
+// replica is one process of a service: `shop <service>` on ports the kernel picks
+// (":0"), found in its "listening" log line, behind its service's balancer once it
+// answers its readiness check. Kill stops it with SIGKILL, as an OOM kill or a lost
+// node does; Start runs it again.
+type replica struct {
+	def    service.Definition
+	index  int
+	bin    string
+	env    []string
+	dir    string
+	log    *logFile
+	lb     *balancer
+	onLine func(r *replica, line map[string]any) // sees every JSON log line
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	ready  bool
+	starts int
+}
+
+// logFile collects the output of every run of a replica, in order.
+type logFile struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(p)
+}
+
+func (r *replica) name() string { return fmt.Sprintf("%s-%d", r.def.Name, r.index) }
+
+// Start runs the process and waits until it serves and is ready; then the balancer
+// sends it connections.
+func (r *replica) Start(ctx context.Context) error {
+	r.mu.Lock()
+	r.starts++
+	cmd := exec.Command(r.bin, r.def.Name)
+	cmd.Dir = r.dir
+	cmd.Env = append(append(os.Environ(), r.env...),
+		r.def.AddrEnv()+"=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0",
+		fmt.Sprintf("OTEL_RESOURCE_ATTRIBUTES=service.instance.id=%s", r.name()))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	cmd.Stderr = r.log
+	fmt.Fprintf(r.log, "=== start %d of %s at %s\n", r.starts, r.name(), time.Now().Format(time.RFC3339Nano))
+	if err := cmd.Start(); err != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("start %s: %w", r.name(), err)
+	}
+	r.cmd, r.exited, r.ready = cmd, make(chan struct{}), false
+	exited := r.exited
+	r.mu.Unlock()
+
+	listening := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			r.log.Write(append(line, '\n'))
+			var fields map[string]any
+			if json.Unmarshal(line, &fields) != nil {
+				continue
+			}
+			if fields["msg"] == "listening" && fields["server"] == r.def.Name {
+				if addr, ok := fields["addr"].(string); ok {
+					select {
+					case listening <- addr:
+					default:
+					}
+				}
+			}
+			if r.onLine != nil {
+				r.onLine(r, fields)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		_ = cmd.Wait()
+		close(exited)
+	}()
+
+	deadline := time.After(90 * time.Second)
+	var addr string
+	select {
+	case addr = <-listening:
+	case <-exited:
+		return fmt.Errorf("%s exited before it listened (see %s)", r.name(), r.log.f.Name())
+	case <-deadline:
+		return fmt.Errorf("%s did not listen within 90s (see %s)", r.name(), r.log.f.Name())
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for !r.answers(ctx, addr) {
+		select {
+		case <-exited:
+			return fmt.Errorf("%s exited before it was ready (see %s)", r.name(), r.log.f.Name())
+		case <-deadline:
+			return fmt.Errorf("%s not ready within 90s (see %s)", r.name(), r.log.f.Name())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	r.mu.Lock()
+	r.ready = true
+	r.mu.Unlock()
+	r.lb.set(r.index, addr)
+	return nil
+}
+
+// answers asks the replica its readiness: /readyz over HTTP, grpc.health.v1 for gRPC.
+func (r *replica) answers(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if r.def.Protocol == service.GRPC {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// Ready says whether the replica is up and behind its balancer.
+func (r *replica) Ready() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ready
+}
+
+// Kill sends SIGKILL and waits for the process to be gone; the balancer stops
+// sending it connections.
+func (r *replica) Kill() {
+	r.mu.Lock()
+	cmd, exited := r.cmd, r.exited
+	r.ready = false
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	r.lb.set(r.index, "")
+	<-exited
+	fmt.Fprintf(r.log, "=== killed %s at %s\n", r.name(), time.Now().Format(time.RFC3339Nano))
+}
+
+// Stop ends the process gracefully (SIGTERM), as at the end of the test.
+func (r *replica) Stop() {
+	r.mu.Lock()
+	cmd, exited := r.cmd, r.exited
+	r.ready = false
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	r.lb.set(r.index, "")
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-exited
+	}
+}
+
+// tail returns the last lines of the replica's log, for a failure message.
+func (r *replica) tail(lines int) string {
+	b, err := os.ReadFile(r.log.f.Name())
+	if err != nil {
+		return err.Error()
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(all[max(0, len(all)-lines):], "\n")
+}
