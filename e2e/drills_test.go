@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/otelshop/shop/dashboards"
 	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/drill"
 	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/localstack"
+	"github.com/otelshop/shop/internal/shoptest"
 )
 
 // e2eDrills are the drills make test runs, one of each kind the issue names: an
@@ -58,6 +62,7 @@ func TestDrills_FaultsAreDetectedAndExplained(t *testing.T) {
 	})
 
 	var log bytes.Buffer
+	started := time.Now()
 	results, err := drill.Run(ctx, drill.Config{
 		Backends:  drill.Backends{Prometheus: platform.PrometheusURL, Jaeger: platform.JaegerURL, Pyroscope: localstack.PyroscopeURL, Loki: localstack.LokiURL},
 		FlagsFile: platform.FlagsFile, Known: app.Faults(), Parallel: true,
@@ -74,6 +79,23 @@ func TestDrills_FaultsAreDetectedAndExplained(t *testing.T) {
 			t.Errorf("%s: detected %v, explained %v: %s", r.Fault, r.Detected, r.Explained, r.Problem)
 		}
 	}
+	// The dashboards mark each change: Grafana evaluates the annotation queries
+	// over the dashboard's range; here over the drills' window, with a one-minute
+	// $__rate_interval. Each drilled fault must show up on, then off.
+	for _, on := range []bool{true, false} {
+		expr := strings.NewReplacer("$__rate_interval", "1m", `="$env"`, `=~".*"`).Replace(dashboards.FlagChangeExpr(on))
+		eventually(t, func() error {
+			keys := map[string]bool{}
+			for _, s := range queryRange(t, expr, started, time.Now(), 15*time.Second) {
+				keys[s.Metric["feature_flag_key"]] = true
+			}
+			if m := missing(keys, e2eDrills); len(m) > 0 {
+				return fmt.Errorf("annotation %q has no %v", expr, m)
+			}
+			return nil
+		})
+	}
+
 	list, err := flags.List(platform.FlagsFile, app.Faults())
 	if err != nil {
 		t.Fatal(err)
@@ -83,4 +105,21 @@ func TestDrills_FaultsAreDetectedAndExplained(t *testing.T) {
 			t.Errorf("%s is still on after the drills", s.Key)
 		}
 	}
+}
+
+// queryRange runs a PromQL range query against the real Prometheus and returns
+// its series (their values are not needed here).
+func queryRange(t *testing.T, promQL string, start, end time.Time, step time.Duration) []sample {
+	t.Helper()
+	var out struct {
+		Data struct {
+			Result []sample `json:"result"`
+		}
+	}
+	u := fmt.Sprintf("%s/api/v1/query_range?query=%s&start=%d&end=%d&step=%gs", platform.PrometheusURL,
+		url.QueryEscape(promQL), start.Unix(), end.Unix(), step.Seconds())
+	if err := shoptest.GetJSON(context.Background(), u, &out); err != nil {
+		t.Fatalf("query_range %s: %v", promQL, err)
+	}
+	return out.Data.Result
 }

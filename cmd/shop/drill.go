@@ -37,6 +37,7 @@ func runDrill(ctx context.Context, args []string, getenv func(string) string, st
 	warmup := fs.Duration("warmup", time.Minute, "how long the load runs before the first fault")
 	resolve := fs.Bool("resolve", true, "measure resolution too: turn the fault off and wait for the alert to clear")
 	parallel := fs.Bool("parallel", false, "run the drills at once (only for drills of different alerts and services)")
+	waves := fs.Bool("waves", false, "run the drills in waves of at most one per service, each wave at once (make drills)")
 	jsonOut := fs.String("json", "", "write the results as JSON to this file")
 	mdOut := fs.String("markdown", "", "write the results as a Markdown table to this file")
 	detect := fs.Duration("detect-timeout", 6*time.Minute, "how long an alert may take to fire")
@@ -58,7 +59,7 @@ func runDrill(ctx context.Context, args []string, getenv func(string) string, st
 	cfg := drill.Config{
 		Backends:  drill.Backends{Prometheus: *prom, Jaeger: *jaeger, Pyroscope: *pyroscope, Loki: *loki},
 		FlagsFile: env(flags.FileEnv, flags.DefaultFile), Known: app.Faults(),
-		Resolve: *resolve, Parallel: *parallel, DetectTimeout: *detect, ResolveTimeout: *clear, Log: stderr,
+		Resolve: *resolve, Parallel: *parallel, Waves: *waves, DetectTimeout: *detect, ResolveTimeout: *clear, Log: stderr,
 	}
 	if *load {
 		stop, err := startLoad(ctx, *target, *rate, stderr)

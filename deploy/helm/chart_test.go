@@ -14,6 +14,8 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -394,6 +396,24 @@ func TestChart_ValuesDocumentedInTheREADME(t *testing.T) {
 	for _, key := range slices.Sorted(maps.Keys(defaults)) {
 		if !regexp.MustCompile("`" + regexp.QuoteMeta(key) + "[.`]").MatchString(section) {
 			t.Errorf("the README's Kubernetes section does not describe the value %s", key)
+		}
+	}
+}
+
+// `helm lint` (Helm's own linter, for the cluster version the chart needs)
+// finds no error and no warning in the chart, for any value set. (Its one
+// remark, that a chart icon is recommended, stands: the shop has no logo.)
+func TestChart_HelmLintFindsNothingWrong(t *testing.T) {
+	kv, err := chartutil.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, vs := range valueSets(t) {
+		linter := lint.AllWithKubeVersion(chartDir, vs.values(t), namespace, kv)
+		for _, m := range linter.Messages {
+			if m.Severity > support.InfoSev {
+				t.Errorf("%s: helm lint: %s", vs.Name, m)
+			}
 		}
 	}
 }

@@ -169,6 +169,14 @@ func (c *checker) objectNames() {
 				c.add("%s: label %s=%s: %s", key, k, v, msg)
 			}
 		}
+		for k, want := range map[string]string{"app.kubernetes.io/instance": releaseName, "app.kubernetes.io/part-of": "shop", "app.kubernetes.io/managed-by": "Helm"} {
+			if got := meta.GetLabels()[k]; got != want {
+				c.add("%s: label %s is %q, want %q", key, k, got, want)
+			}
+		}
+		if meta.GetLabels()["app.kubernetes.io/name"] == "" {
+			c.add("%s: no app.kubernetes.io/name label", key)
+		}
 		if ns := meta.GetNamespace(); ns != "" && ns != namespace {
 			c.add("%s: namespace %s; the release's is %s", key, ns, namespace)
 		}
@@ -318,8 +326,21 @@ func (c *checker) podRules() {
 		if len(spec.InitContainers) > 0 {
 			c.add("%s: init containers are not expected (each needs the same checks)", where)
 		}
+		portNames := map[string]bool{}
 		for _, ctr := range spec.Containers {
 			at := where + " container " + ctr.Name
+			for _, msg := range validation.IsDNS1123Label(ctr.Name) {
+				c.add("%s: container name: %s", at, msg)
+			}
+			for _, p := range ctr.Ports {
+				for _, msg := range validation.IsValidPortName(p.Name) {
+					c.add("%s: port name %q: %s", at, p.Name, msg)
+				}
+				if portNames[p.Name] {
+					c.add("%s: port name %s used twice in the pod", at, p.Name)
+				}
+				portNames[p.Name] = true
+			}
 			if psc != nil {
 				c.userOf(at, ctr, psc)
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -57,8 +58,31 @@ func (l *logFile) Write(p []byte) (int, error) {
 func (r *replica) name() string { return fmt.Sprintf("%s-%d", r.def.Name, r.index) }
 
 // Start runs the process and waits until it serves and is ready; then the balancer
-// sends it connections.
+// sends it connections. A process that exits before it is ready is started again
+// after a growing pause, up to a dozen times (half a minute), as a restart policy would (the machine's
+// stores are shared with other tests, and a full server refuses a connection now
+// and then).
 func (r *replica) Start(ctx context.Context) error {
+	var err error
+	for attempt := range 12 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(min(time.Duration(attempt)*500*time.Millisecond, 3*time.Second)):
+			}
+		}
+		if err = r.startOnce(ctx); err == nil || !errors.Is(err, errExited) {
+			return err
+		}
+	}
+	return err
+}
+
+// errExited: the process ended before it was ready.
+var errExited = errors.New("exited before it was ready")
+
+func (r *replica) startOnce(ctx context.Context) error {
 	r.mu.Lock()
 	r.starts++
 	cmd := exec.Command(r.bin, r.def.Name)
@@ -114,7 +138,7 @@ func (r *replica) Start(ctx context.Context) error {
 	select {
 	case addr = <-listening:
 	case <-exited:
-		return fmt.Errorf("%s exited before it listened (see %s)", r.name(), r.log.f.Name())
+		return fmt.Errorf("%s %w: it did not listen (see %s)", r.name(), errExited, r.log.f.Name())
 	case <-deadline:
 		return fmt.Errorf("%s did not listen within 90s (see %s)", r.name(), r.log.f.Name())
 	case <-ctx.Done():
@@ -123,7 +147,7 @@ func (r *replica) Start(ctx context.Context) error {
 	for !r.answers(ctx, addr) {
 		select {
 		case <-exited:
-			return fmt.Errorf("%s exited before it was ready (see %s)", r.name(), r.log.f.Name())
+			return fmt.Errorf("%s %w (see %s)", r.name(), errExited, r.log.f.Name())
 		case <-deadline:
 			return fmt.Errorf("%s not ready within 90s (see %s)", r.name(), r.log.f.Name())
 		case <-ctx.Done():

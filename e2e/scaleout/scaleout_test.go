@@ -114,8 +114,17 @@ func TestScaleOut_TwoOfEveryService_KilledAtRandom_LedgerBalances(t *testing.T) 
 			t.Errorf("clean up: %v", err)
 		}
 	})
+	// Pools of two: sixteen processes, and the other tests of `make test`, share
+	// the server's hundred connections.
+	pgURL, err := url.Parse(stores.PostgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := pgURL.Query()
+	q.Set("pool_max_conns", "2")
+	pgURL.RawQuery = q.Encode()
 	env := []string{
-		"POSTGRES_URL=" + stores.PostgresURL, "POSTGRES_DB_PREFIX=" + prefix + "_",
+		"POSTGRES_URL=" + pgURL.String(), "POSTGRES_DB_PREFIX=" + prefix + "_",
 		"REDIS_URL=" + stores.RedisURL, "REDIS_KEY_PREFIX=" + prefix + ":",
 		"RABBITMQ_URL=" + stores.RabbitURL, "RABBITMQ_EXCHANGE=" + exchange, "SHIPPING_QUEUE=" + queue,
 		auth.SecretsDirEnv + "=" + secrets,
@@ -611,6 +620,9 @@ func pool(t *testing.T, st shoptest.Stores, prefix, svc string) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	u.Path = "/" + prefix + "_" + svc
+	q := u.Query()
+	q.Set("pool_max_conns", "2")
+	u.RawQuery = q.Encode()
 	db, err := pgxpool.New(context.Background(), u.String())
 	if err != nil {
 		t.Fatal(err)

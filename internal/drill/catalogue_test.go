@@ -78,3 +78,43 @@ func TestCatalogue_CoversEveryFaultWithShippedAlerts(t *testing.T) {
 		t.Errorf("the drills cover %d kinds of failure", len(kinds))
 	}
 }
+
+// make drills runs the catalogue in waves: every drill exactly once, in catalogue
+// order within a wave, never two of one service at once, and no more waves than
+// the busiest service has drills.
+func TestWaves_OneDrillPerServiceAtOnce(t *testing.T) {
+	drills := Catalogue
+	perService := map[string]int{}
+	for _, d := range drills {
+		perService[d.Labels["service_name"]]++
+	}
+	busiest := 0
+	for _, n := range perService {
+		busiest = max(busiest, n)
+	}
+	waves := Waves(drills)
+	if len(waves) != busiest {
+		t.Errorf("%d waves, want %d (the busiest service's drills)", len(waves), busiest)
+	}
+	seen := map[int]bool{}
+	for w, wave := range waves {
+		services := map[string]bool{}
+		for j, i := range wave {
+			if seen[i] {
+				t.Errorf("drill %s in two waves", drills[i].Fault)
+			}
+			seen[i] = true
+			svc := drills[i].Labels["service_name"]
+			if services[svc] {
+				t.Errorf("wave %d holds two drills of %s", w, svc)
+			}
+			services[svc] = true
+			if j > 0 && wave[j-1] >= i {
+				t.Errorf("wave %d out of catalogue order: %v", w, wave)
+			}
+		}
+	}
+	if len(seen) != len(drills) {
+		t.Errorf("%d of %d drills in the waves", len(seen), len(drills))
+	}
+}

@@ -30,6 +30,10 @@ type Config struct {
 	// Parallel runs the drills at once (their alerts and culprits must differ);
 	// otherwise one after the other.
 	Parallel bool
+	// Waves runs the drills in waves of at most one drill per service, the
+	// drills of a wave at once: a whole catalogue in the time of its busiest
+	// service's drills, and no two faults of one service mixed in one alert.
+	Waves bool
 	// DetectTimeout, ExplainTimeout and ResolveTimeout bound each phase;
 	// zero means 6, 3 and 10 minutes.
 	DetectTimeout, ExplainTimeout, ResolveTimeout time.Duration
@@ -78,19 +82,54 @@ func Run(ctx context.Context, cfg Config, drills []Drill) ([]Result, error) {
 		return nil, err
 	}
 	results := make([]Result, len(drills))
-	if !cfg.Parallel {
+	var mu sync.Mutex // the flag file is edited by one drill at a time
+	atOnce := func(indices []int) {
+		var wg sync.WaitGroup
+		for _, i := range indices {
+			wg.Go(func() { results[i] = runOneLocked(ctx, cfg, drills[i], &mu) })
+		}
+		wg.Wait()
+	}
+	switch {
+	case cfg.Waves:
+		for _, wave := range Waves(drills) {
+			if ctx.Err() != nil {
+				break
+			}
+			atOnce(wave)
+		}
+	case cfg.Parallel:
+		all := make([]int, len(drills))
+		for i := range all {
+			all[i] = i
+		}
+		atOnce(all)
+	default:
 		for i, d := range drills {
 			results[i] = runOne(ctx, cfg, d)
 		}
-		return results, ctx.Err()
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex // the flag file is edited by one drill at a time
-	for i, d := range drills {
-		wg.Go(func() { results[i] = runOneLocked(ctx, cfg, d, &mu) })
-	}
-	wg.Wait()
 	return results, ctx.Err()
+}
+
+// Waves splits drills, in order, into waves holding at most one drill of each
+// service (the service_name its alert is for), and returns each wave as indices
+// into drills.
+func Waves(drills []Drill) [][]int {
+	var waves [][]int
+	var busy []map[string]bool // busy[w][service]: wave w has a drill of service
+	for i, d := range drills {
+		svc := d.Labels["service_name"]
+		w := 0
+		for w < len(waves) && busy[w][svc] {
+			w++
+		}
+		if w == len(waves) {
+			waves, busy = append(waves, nil), append(busy, map[string]bool{})
+		}
+		waves[w], busy[w][svc] = append(waves[w], i), true
+	}
+	return waves
 }
 
 func (c Config) withDefaults() Config {

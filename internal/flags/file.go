@@ -187,7 +187,11 @@ func compileFlag(key string, fl Flag, known map[string]Spec) (*compiled, error) 
 			return nil, errors.New("targeting is not a JSONLogic rule")
 		}
 		c.targeting = rule
-		possible = append(possible, variantLiterals(rule, c.variants)...)
+		if names, ok := ruleResults(rule); ok {
+			possible = append(possible, names...)
+		} else {
+			possible = slices.Collect(maps.Keys(c.variants))
+		}
 	}
 	c.inert = !c.enabled
 	if c.enabled {
@@ -221,30 +225,37 @@ func decodeValue(raw json.RawMessage) (Value, error) {
 	return v, nil
 }
 
-// variantLiterals returns the variant names a rule mentions as strings: the
-// variants it can return (and perhaps some it only compares against, which only
-// makes the inertness check more careful).
-func variantLiterals(rule any, variants map[string]Value) []string {
-	var out []string
-	var walk func(any)
-	walk = func(n any) {
-		switch n := n.(type) {
-		case string:
-			if _, ok := variants[n]; ok {
-				out = append(out, n)
-			}
-		case []any:
-			for _, e := range n {
-				walk(e)
-			}
-		case map[string]any:
-			for _, e := range n {
-				walk(e)
-			}
+// ruleResults returns the variants a rule can return, and false when it cannot
+// tell: only a rule whose every result is a literal (a string or null, possibly
+// through nested "if"s) is read; anything else ({"var": …} as a result, "cat",
+// "or" of values …) could name any variant, so every variant is possible. The
+// conditions may be anything: they only choose among the literals.
+func ruleResults(rule any) ([]string, bool) {
+	switch r := rule.(type) {
+	case nil:
+		return nil, true
+	case string:
+		return []string{r}, true
+	case map[string]any:
+		args, ok := r["if"].([]any)
+		if len(r) != 1 || !ok {
+			return nil, false
 		}
+		var out []string
+		for i, arg := range args {
+			if i%2 == 0 && i != len(args)-1 {
+				continue // a condition
+			}
+			names, ok := ruleResults(arg)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, names...)
+		}
+		return out, true
+	default:
+		return nil, false
 	}
-	walk(rule)
-	return out
 }
 
 func variantList(variants map[string]Value) string {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/auth"
+	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/localstack"
 	"github.com/otelshop/shop/internal/pg"
 	"github.com/otelshop/shop/internal/service"
@@ -64,6 +65,12 @@ type Config struct {
 	DataDir string
 	// Log receives progress lines.
 	Log io.Writer
+	// ProfileDir, when set, gets a CPU profile of every shop process (and
+	// collector) during each variant's first open run, from the admin endpoint's
+	// /debug/pprof (ADMIN_PPROF=true). The continuous profiler is then off in
+	// every variant (only one CPU profile can run at a time), and the figures are
+	// those of a profiled shop: for finding costs, not for the table.
+	ProfileDir string
 }
 
 // DefaultConfig is the full form (`make bench-overhead`).
@@ -98,22 +105,25 @@ type shop struct {
 	admin     []string
 	pids      map[string]int // by service
 	collector int            // pid, 0 without a collector
-	sink      *sink          // where its signals (or its collector's) end up; nil when off
+	// collectorPprof is its pprof extension's address.
+	collectorPprof string
+	sink           *sink // where its signals (or its collector's) end up; nil when off
 }
 
 type harness struct {
-	cfg      Config
-	variants []Variant
-	paths    []Path
-	stack    *localstack.Stack
-	shopBin  string
-	stores   service.Stores
-	shops    []*shop
-	http     *http.Client
-	log      io.Writer
-	dataDir  string
-	runs     []RunResult
-	idle     map[string]float64
+	cfg       Config
+	variants  []Variant
+	paths     []Path
+	stack     *localstack.Stack
+	shopBin   string
+	stores    service.Stores
+	shops     []*shop
+	http      *http.Client
+	log       io.Writer
+	dataDir   string
+	runs      []RunResult
+	idle      map[string]float64
+	flagsFile string
 	// loadBefore is the load average when the run began: other work on the
 	// machine shows in every figure.
 	loadBefore string
@@ -217,6 +227,9 @@ func (h *harness) startShops(ctx context.Context) error {
 		return err
 	}
 	h.stores = service.LoadStores(service.NewEnv(os.Getenv))
+	if err := h.flagFile(); err != nil {
+		return err
+	}
 	run := "ovh" + randomLetters(6)
 	for i, v := range h.variants {
 		s := &shop{variant: v, prefix: run + v.Name, pids: map[string]int{}}
@@ -245,6 +258,7 @@ func (h *harness) startShop(ctx context.Context, s *shop, base int) error {
 		"SHIPPING_QUEUE=" + s.prefix + ".shipping",
 		auth.SecretsDirEnv + "=" + filepath.Join(h.dataDir, s.variant.Name, "secrets"),
 		"DEPLOYMENT_ENVIRONMENT=overhead",
+		flags.FileEnv + "=" + h.flagsFile,
 		// One load generator on one address is many shoppers, and bcrypt at its
 		// production cost would make checkout a benchmark of password hashing.
 		"RATE_LIMIT_RPS=0", "LOGIN_RATE_LIMIT_RPS=0", "BCRYPT_COST=4",
@@ -256,6 +270,9 @@ func (h *harness) startShop(ctx context.Context, s *shop, base int) error {
 		}
 		// Profiles go straight to Pyroscope in compose too, never through the collector.
 		env = append(env, "PYROSCOPE_SERVER_ADDRESS="+s.sink.HTTPURL, "BROWSER_TRACES_URL="+s.sink.HTTPURL+"/v1/traces")
+	}
+	if h.cfg.ProfileDir != "" {
+		env = append(env, "ADMIN_PPROF=true", "PYROSCOPE_SERVER_ADDRESS=")
 	}
 	switch s.variant.exports {
 	case exportSink:
@@ -321,8 +338,30 @@ func (h *harness) startCollector(ctx context.Context, s *shop, base int) (string
 	if err != nil {
 		return "", err
 	}
-	s.collector = b.PID
+	s.collector, s.collectorPprof = b.PID, pprof
 	return grpcAddr, nil
+}
+
+// flagFile is a copy of deploy/flags/shop.flags.json with every fault off: the
+// drills switch faults in the repository's own file, which local mode reads,
+// and a fault left on would be measured as if it were telemetry.
+func (h *harness) flagFile() error {
+	data, err := os.ReadFile(filepath.Join(h.cfg.Root, "deploy", "flags", "shop.flags.json"))
+	if err != nil {
+		return err
+	}
+	h.flagsFile = filepath.Join(h.dataDir, "shop.flags.json")
+	if err := os.WriteFile(h.flagsFile, data, 0o644); err != nil {
+		return err
+	}
+	changed, err := flags.Reset(h.flagsFile, app.Faults())
+	if err != nil {
+		return fmt.Errorf("turn every fault off: %w", err)
+	}
+	if len(changed) > 0 {
+		fmt.Fprintf(h.log, "overhead: deploy/flags/shop.flags.json has faults on (%s); the shops run with every fault off\n", strings.Join(changed, ", "))
+	}
+	return nil
 }
 
 // topUpStock gives every product a million units, so that no checkout run of
@@ -504,7 +543,12 @@ func (h *harness) run(ctx context.Context, s *shop, p Path, mode string, round i
 	if err != nil {
 		return err
 	}
+	var profiled sync.WaitGroup
+	if h.cfg.ProfileDir != "" && mode == "open" && round == 0 {
+		profiled.Go(func() { h.profile(ctx, s, p, h.cfg.Open) })
+	}
 	sum, err := h.load(ctx, s, p, args)
+	profiled.Wait()
 	if err != nil {
 		return fmt.Errorf("%s %s %s round %d: %w", s.variant.Name, p.Name, mode, round+1, err)
 	}
@@ -519,12 +563,12 @@ func (h *harness) run(ctx context.Context, s *shop, p Path, mode string, round i
 		Variant: s.variant.Name, Path: p.Name, Mode: mode, Round: round + 1, Rate: rate,
 		Requests: sum.Requests, Errors: sum.Errors, RPS: sum.RPS, MissedStarts: sum.MissedStarts,
 		P50ms: sum.Latency.P50, P99ms: sum.Latency.P99,
-		WindowSec:   after.at.Sub(before.at).Seconds(),
-		ProcessCPU:  map[string]float64{},
-		Mallocs:     after.mem.Mallocs - before.mem.Mallocs,
-		AllocBytes:  after.mem.Bytes - before.mem.Bytes,
-		Exported:    map[string]int64{},
-		Collector:   s.collector != 0,
+		WindowSec:  after.at.Sub(before.at).Seconds(),
+		ProcessCPU: map[string]float64{},
+		Mallocs:    after.mem.Mallocs - before.mem.Mallocs,
+		AllocBytes: after.mem.Bytes - before.mem.Bytes,
+		Exported:   map[string]int64{},
+		Collector:  s.collector != 0,
 	}
 	for name, c := range after.cpu {
 		r.ProcessCPU[name] = c - before.cpu[name]
@@ -539,6 +583,64 @@ func (h *harness) run(ctx context.Context, s *shop, p Path, mode string, round i
 	h.runs = append(h.runs, r)
 	fmt.Fprintf(h.log, "overhead: %-9s %-8s %-6s round %d: %s\n", s.variant.Name, p.Name, mode, round+1, r.line())
 	return nil
+}
+
+// profile saves a CPU profile of every process of the shop, and of its
+// collector, taken while the load runs.
+func (h *harness) profile(ctx context.Context, s *shop, p Path, d time.Duration) {
+	seconds := max(1, int((d - 2*time.Second).Seconds()))
+	targets := map[string]string{}
+	for i, def := range app.Registry {
+		for _, kind := range []string{"profile", "allocs"} {
+			targets[def.Name+"-"+kind] = "http://" + s.admin[i] + "/debug/pprof/" + kind + "?seconds=" + strconv.Itoa(seconds)
+		}
+	}
+	if s.collectorPprof != "" {
+		targets["collector-profile"] = "http://" + s.collectorPprof + "/debug/pprof/profile?seconds=" + strconv.Itoa(seconds)
+	}
+	if err := os.MkdirAll(h.cfg.ProfileDir, 0o755); err != nil {
+		fmt.Fprintln(h.log, "overhead: profiles:", err)
+		return
+	}
+	client := &http.Client{Timeout: time.Duration(seconds+20) * time.Second}
+	var wg sync.WaitGroup
+	for name, u := range targets {
+		wg.Go(func() {
+			// The load generator starts with its product discovery: let the run begin.
+			if sleep(ctx, time.Second) != nil {
+				return
+			}
+			file := filepath.Join(h.cfg.ProfileDir, fmt.Sprintf("%s-%s-%s.pb.gz", s.variant.Name, p.Name, name))
+			if err := download(ctx, client, u, file); err != nil {
+				fmt.Fprintf(h.log, "overhead: profile of %s %s: %v\n", s.variant.Name, name, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func download(ctx context.Context, client *http.Client, u, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // loadSummary is the part of the load generator's -json summary the harness reads

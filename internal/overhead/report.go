@@ -92,29 +92,29 @@ func (s Stat) MarshalJSON() ([]byte, error) {
 // per request from both (the open runs at the same rate for every variant are
 // the fairer comparison; the closed ones show it under saturation).
 type Figures struct {
-	ThroughputRPS      Stat `json:"throughput_rps"`
-	P50ms              Stat `json:"p50_ms"`
-	P99ms              Stat `json:"p99_ms"`
-	CPUOpenUs          Stat `json:"shop_cpu_us_per_request_open"`
-	CPUClosedUs        Stat `json:"shop_cpu_us_per_request_closed"`
-	CollectorOpenUs    Stat `json:"collector_cpu_us_per_request_open"`
-	CollectorClosedUs  Stat `json:"collector_cpu_us_per_request_closed"`
-	AllocsOpen         Stat `json:"allocs_per_request_open"`
-	AllocKiBOpen       Stat `json:"alloc_kib_per_request_open"`
-	ErrorRatio         Stat `json:"error_ratio"`
-	ExportedBytesOpen  map[string]Stat `json:"exported_bytes_per_request_open,omitempty"`
+	ThroughputRPS     Stat            `json:"throughput_rps"`
+	P50ms             Stat            `json:"p50_ms"`
+	P99ms             Stat            `json:"p99_ms"`
+	CPUOpenUs         Stat            `json:"shop_cpu_us_per_request_open"`
+	CPUClosedUs       Stat            `json:"shop_cpu_us_per_request_closed"`
+	CollectorOpenUs   Stat            `json:"collector_cpu_us_per_request_open"`
+	CollectorClosedUs Stat            `json:"collector_cpu_us_per_request_closed"`
+	AllocsOpen        Stat            `json:"allocs_per_request_open"`
+	AllocKiBOpen      Stat            `json:"alloc_kib_per_request_open"`
+	ErrorPercent      Stat            `json:"error_percent"`
+	ExportedBytesOpen map[string]Stat `json:"exported_bytes_per_request_open,omitempty"`
 }
 
 // Ratios are one variant's figures divided by the baseline's of the same round
 // and mode (paired, so drift in the machine between rounds cancels out).
 type Ratios struct {
-	Throughput       Stat `json:"throughput"`
-	P50              Stat `json:"p50"`
-	P99              Stat `json:"p99"`
-	CPUOpen          Stat `json:"shop_cpu_per_request_open"`
-	CPUClosed        Stat `json:"shop_cpu_per_request_closed"`
-	CPUAndCollector  Stat `json:"shop_and_collector_cpu_per_request_open"`
-	AllocsOpen       Stat `json:"allocs_per_request_open"`
+	Throughput      Stat `json:"throughput"`
+	P50             Stat `json:"p50"`
+	P99             Stat `json:"p99"`
+	CPUOpen         Stat `json:"shop_cpu_per_request_open"`
+	CPUClosed       Stat `json:"shop_cpu_per_request_closed"`
+	CPUAndCollector Stat `json:"shop_and_collector_cpu_per_request_open"`
+	AllocsOpen      Stat `json:"allocs_per_request_open"`
 }
 
 // VariantFigures are a variant's figures and, but for the baseline, its ratios.
@@ -215,7 +215,7 @@ func figures(runs []RunResult, path, variant string) Figures {
 		CPUClosedUs:   each(closed, func(r RunResult) float64 { return r.perRequest(r.ShopCPU) * 1e6 }),
 		AllocsOpen:    each(open, func(r RunResult) float64 { return r.perRequest(r.Mallocs) }),
 		AllocKiBOpen:  each(open, func(r RunResult) float64 { return r.perRequest(r.AllocBytes) / 1024 }),
-		ErrorRatio:    each(append(closed, open...), func(r RunResult) float64 { return r.perRequest(float64(r.Errors)) }),
+		ErrorPercent:  each(append(closed, open...), func(r RunResult) float64 { return r.perRequest(float64(r.Errors)) * 100 }),
 	}
 	if len(open) > 0 && open[0].Collector {
 		f.CollectorOpenUs = each(open, func(r RunResult) float64 { return r.perRequest(r.CollectorCPU) * 1e6 })
@@ -320,7 +320,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 		row("collector CPU/request, µs (closed)", func(f Figures) Stat { return f.CollectorClosedUs }, nil, "%.0f")
 		row("allocations/request (open)", func(f Figures) Stat { return f.AllocsOpen }, func(r Ratios) Stat { return r.AllocsOpen }, "%.0f")
 		row("allocated KiB/request (open)", func(f Figures) Stat { return f.AllocKiBOpen }, nil, "%.1f")
-		row("errors (all runs)", func(f Figures) Stat { return f.ErrorRatio }, nil, "%.3f")
+		row("errors, % of requests", func(f Figures) Stat { return f.ErrorPercent }, nil, "%.1f")
 		if err := tw.Flush(); err != nil {
 			return err
 		}

@@ -78,7 +78,7 @@ func withDatabase(serverURL, dbName string) (string, error) {
 // ensureDatabase creates dbName through the server's maintenance database. Two
 // processes racing to create it are both fine.
 func ensureDatabase(ctx context.Context, serverURL, dbName string) error {
-	conn, err := pgx.Connect(ctx, serverURL)
+	conn, err := connect(ctx, serverURL)
 	if err != nil {
 		return fmt.Errorf("connect to postgres: %w", err)
 	}
@@ -101,6 +101,17 @@ func ensureDatabase(ctx context.Context, serverURL, dbName string) error {
 	return nil
 }
 
+// connect opens one connection with the server URL the pools are made from, whose
+// pool settings (pool_max_conns=2, say: N replicas of six services must fit the
+// server's max_connections) a single connection must not send as server settings.
+func connect(ctx context.Context, serverURL string) (*pgx.Conn, error) {
+	cfg, err := pgxpool.ParseConfig(serverURL)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg.ConnConfig)
+}
+
 // IsUniqueViolation says whether err is PostgreSQL refusing a row that
 // duplicates a unique key (SQLSTATE 23505).
 func IsUniqueViolation(err error) bool {
@@ -110,7 +121,7 @@ func IsUniqueViolation(err error) bool {
 
 // DropDatabase removes a database; tests use it to clean up after themselves.
 func DropDatabase(ctx context.Context, serverURL, dbName string) error {
-	conn, err := pgx.Connect(ctx, serverURL)
+	conn, err := connect(ctx, serverURL)
 	if err != nil {
 		return fmt.Errorf("connect to postgres: %w", err)
 	}

@@ -111,3 +111,26 @@ func TestOpen_FailingMigrationNamesItself(t *testing.T) {
 		t.Error("a service without migrations was accepted")
 	}
 }
+
+// The pools' size comes from the server URL (pool_max_conns): N replicas of six
+// services must fit the server's max_connections. The single connections that create
+// and drop databases take the same URL without sending the pool's settings to the
+// server, which would refuse them.
+func TestOpen_PoolSizeFromTheServerURL(t *testing.T) {
+	server, name, tel := testDatabase(t)
+	sep := "?"
+	if strings.Contains(server, "?") {
+		sep = "&"
+	}
+	db, err := pg.Open(context.Background(), server+sep+"pool_max_conns=2", name, migrations, tel)
+	if err != nil {
+		t.Fatalf("open with pool_max_conns in the URL: %v", err)
+	}
+	defer db.Close()
+	if n := db.Config().MaxConns; n != 2 {
+		t.Errorf("pool of %d connections, want 2", n)
+	}
+	if err := pg.DropDatabase(context.Background(), server+sep+"pool_max_conns=2", name+"_none"); err != nil {
+		t.Errorf("drop with pool_max_conns in the URL: %v", err)
+	}
+}

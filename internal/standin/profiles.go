@@ -223,8 +223,10 @@ func stackOf(s *profile.Sample) []string {
 	for i := len(s.Location) - 1; i >= 0; i-- {
 		lines := s.Location[i].Line
 		for j := len(lines) - 1; j >= 0; j-- {
-			if lines[j].Function != nil {
-				names = append(names, lines[j].Function.Name)
+			if f := lines[j].Function; f != nil && f.Name != "" {
+				names = append(names, f.Name)
+			} else {
+				names = append(names, "[unknown]")
 			}
 		}
 	}

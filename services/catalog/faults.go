@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -20,6 +22,7 @@ const (
 	faultSlowSearch    = "catalogSlowSearch"
 	faultProductErrors = "catalogProductErrors"
 	faultRelatedHog    = "catalogRelatedProducts"
+	faultTrendingLock  = "catalogTrendingLock"
 )
 
 var faults = []flags.Spec{
@@ -29,13 +32,53 @@ var faults = []flags.Spec{
 		Summary: "search also matches the product details, which the full-text index does not cover: every search scans and parses every product"},
 	{Key: faultProductErrors, Service: "catalog",
 		Summary: "one product's page fails: a malformed promotion is applied to it (targeting on productId)"},
+	{Key: faultTrendingLock, Service: "catalog", Needs: flags.NeedDelay,
+		Summary: "product views are counted under one process-wide lock, held while the counts go to the (simulated) analytics sink (delay): every product page queues on it"},
 	{Key: faultRelatedHog, Service: "catalog", Needs: flags.NeedAmount, AmountUnit: "comparison rounds",
 		Summary: "product pages compute related products by brute-force edit distance against the whole catalogue, amount rounds per request"},
 }
 
 // faultSet is the catalog's fault handles.
 type faultSet struct {
-	cacheBypass, slowSearch, productErrors, relatedHog *flags.Fault
+	cacheBypass, slowSearch, productErrors, relatedHog, trendingLock *flags.Fault
+}
+
+// trending counts product page views for the "trending now" list. The counts
+// are guarded by one mutex, held for nanoseconds — unless the
+// catalogTrendingLock fault keeps it held while the counts are sent to the
+// analytics sink (simulated: it takes the fault's delay), and every product page
+// of the process queues behind the one sending.
+type trending struct {
+	mu     sync.Mutex
+	views  map[string]int
+	fault  *flags.Fault
+	tracer trace.Tracer
+}
+
+func (t *trending) record(ctx context.Context, productID string) {
+	v, flushUnderLock := t.fault.On(ctx)
+	if !flushUnderLock {
+		t.mu.Lock()
+		t.views[productID]++
+		t.mu.Unlock()
+		return
+	}
+	ctx, span := t.tracer.Start(ctx, "count product view")
+	defer span.End()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.views[productID]++
+	t.flush(ctx, v.Delay.D())
+}
+
+// flush sends the counts to the analytics sink (simulated: it takes d).
+func (t *trending) flush(ctx context.Context, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	}
 }
 
 // malformedPromotion is what the catalogProductErrors fault attaches to its

@@ -20,16 +20,18 @@ import (
 )
 
 type server struct {
-	store  store
-	cache  *cache
-	auth   auth.Guard
-	tel    *telemetry.Telemetry
-	tracer trace.Tracer
-	faults faultSet
+	store    store
+	cache    *cache
+	auth     auth.Guard
+	tel      *telemetry.Telemetry
+	tracer   trace.Tracer
+	faults   faultSet
+	trending *trending
 }
 
 func newServer(st store, c *cache, guard auth.Guard, tel *telemetry.Telemetry, faults faultSet) *server {
-	return &server{store: st, cache: c, auth: guard, tel: tel, tracer: tel.Tracer(scope), faults: faults}
+	return &server{store: st, cache: c, auth: guard, tel: tel, tracer: tel.Tracer(scope), faults: faults,
+		trending: &trending{views: map[string]int{}, fault: faults.trendingLock, tracer: tel.Tracer(scope)}}
 }
 
 // MaxIDsPerQuery bounds the ids one listing may ask for.
@@ -117,6 +119,7 @@ func (s *server) handleGet() http.Handler {
 		if v, on := s.faults.relatedHog.On(ctx); on {
 			p.Related = relatedProducts(ctx, s.tracer, p, v.Amount)
 		}
+		s.trending.record(ctx, id)
 		httpx.WriteJSON(w, http.StatusOK, p)
 		return nil
 	})

@@ -42,7 +42,7 @@ func run(ctx context.Context, rt service.Runtime) error {
 	}
 	tel := rt.Telemetry
 	fs := faultSet{cacheBypass: rt.Fault(faultCacheBypass), slowSearch: rt.Fault(faultSlowSearch),
-		productErrors: rt.Fault(faultProductErrors), relatedHog: rt.Fault(faultRelatedHog)}
+		productErrors: rt.Fault(faultProductErrors), relatedHog: rt.Fault(faultRelatedHog), trendingLock: rt.Fault(faultTrendingLock)}
 	s := newServer(st, newCache(rdb, rt.Stores.KeyPrefix, tel.Meter(scope), tel.Logger, fs.cacheBypass), rt.Identity.Guard, tel, fs)
 	checks := map[string]httpx.Check{
 		"postgres": db.Ping,

@@ -51,27 +51,31 @@ var Service = service.Definition{
 	Summary: "the public JSON API and the storefront",
 	Calls:   []string{"users", "catalog", "cart", "orders", "shipping"},
 	Stores:  []service.Store{service.Redis}, // the rate limits' shared budgets
-	Load: func(env *service.Env) service.Runner {
-		cfg := Config{
-			RateLimit:       env.Float("RATE_LIMIT_RPS", 100, 0, 1e6),
-			RateBurst:       env.Int("RATE_LIMIT_BURST", 200, 1, 1_000_000),
-			LoginRateLimit:  env.Float("LOGIN_RATE_LIMIT_RPS", 1, 0, 1e6),
-			LoginRateBurst:  env.Int("LOGIN_RATE_LIMIT_BURST", 20, 1, 1_000_000),
-			BodyTimeout:     env.PositiveDuration("REQUEST_BODY_TIMEOUT", 5*time.Second),
-			Timeout:         env.PositiveDuration("REQUEST_TIMEOUT", 10*time.Second),
-			CheckoutTimeout: env.PositiveDuration("CHECKOUT_TIMEOUT", 20*time.Second),
+	Load:    func(env *service.Env) service.Runner { return service.With(run, loadConfig(env)) },
+}
 
-			BrowserTracesURL: env.String("BROWSER_TRACES_URL", "http://127.0.0.1:4318/v1/traces"),
-			TracesRateLimit:  env.Float("TRACES_RATE_LIMIT_RPS", 5, 0, 1e6),
-			TracesRateBurst:  env.Int("TRACES_RATE_LIMIT_BURST", 50, 1, 1_000_000),
-			JaegerUIURL:      env.String("JAEGER_UI_URL", "http://127.0.0.1:16686"),
-			SecureCookie:     env.String("SESSION_COOKIE_SECURE", "false") == "true",
-		}
-		if cfg.RateLimitStore = env.String("RATE_LIMIT_STORE", rateLimitRedis); cfg.RateLimitStore != rateLimitRedis && cfg.RateLimitStore != rateLimitLocal {
-			env.Fail(fmt.Errorf("RATE_LIMIT_STORE=%q: want redis or local", cfg.RateLimitStore))
-		}
-		return service.With(run, cfg)
-	},
+// loadConfig reads the gateway's settings; the defaults are docs/contract.md's
+// (TestConfig_DefaultsAreTheContracts).
+func loadConfig(env *service.Env) Config {
+	cfg := Config{
+		RateLimit:       env.Float("RATE_LIMIT_RPS", 100, 0, 1e6),
+		RateBurst:       env.Int("RATE_LIMIT_BURST", 200, 1, 1_000_000),
+		LoginRateLimit:  env.Float("LOGIN_RATE_LIMIT_RPS", 5, 0, 1e6),
+		LoginRateBurst:  env.Int("LOGIN_RATE_LIMIT_BURST", 20, 1, 1_000_000),
+		BodyTimeout:     env.PositiveDuration("REQUEST_BODY_TIMEOUT", 5*time.Second),
+		Timeout:         env.PositiveDuration("REQUEST_TIMEOUT", 10*time.Second),
+		CheckoutTimeout: env.PositiveDuration("CHECKOUT_TIMEOUT", 20*time.Second),
+
+		BrowserTracesURL: env.String("BROWSER_TRACES_URL", "http://127.0.0.1:4318/v1/traces"),
+		TracesRateLimit:  env.Float("TRACES_RATE_LIMIT_RPS", 5, 0, 1e6),
+		TracesRateBurst:  env.Int("TRACES_RATE_LIMIT_BURST", 50, 1, 1_000_000),
+		JaegerUIURL:      env.String("JAEGER_UI_URL", "http://127.0.0.1:16686"),
+		SecureCookie:     env.String("SESSION_COOKIE_SECURE", "false") == "true",
+	}
+	if cfg.RateLimitStore = env.String("RATE_LIMIT_STORE", rateLimitRedis); cfg.RateLimitStore != rateLimitRedis && cfg.RateLimitStore != rateLimitLocal {
+		env.Fail(fmt.Errorf("RATE_LIMIT_STORE=%q: want redis or local", cfg.RateLimitStore))
+	}
+	return cfg
 }
 
 // run serves the public API until ctx ends.

@@ -17,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelshop/shop/internal/auth"
-	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/httpx"
 	"github.com/otelshop/shop/internal/ids"
 	"github.com/otelshop/shop/telemetry"
@@ -26,7 +25,6 @@ import (
 type server struct {
 	store    store
 	provider *provider
-	fraud    *fraudScreen
 	auth     auth.Guard
 	tel      *telemetry.Telemetry
 	tracer   trace.Tracer
@@ -34,10 +32,9 @@ type server struct {
 	refunds  metric.Int64Counter
 }
 
-func newServer(st store, p *provider, fraudLock *flags.Fault, guard auth.Guard, tel *telemetry.Telemetry) *server {
+func newServer(st store, p *provider, guard auth.Guard, tel *telemetry.Telemetry) *server {
 	meter := tel.Meter(scope)
-	s := &server{store: st, provider: p, auth: guard, tel: tel, tracer: tel.Tracer(scope),
-		fraud: &fraudScreen{velocity: map[string]int{}, fault: fraudLock, tracer: tel.Tracer(scope)}}
+	s := &server{store: st, provider: p, auth: guard, tel: tel, tracer: tel.Tracer(scope)}
 	s.charges, _ = meter.Int64Counter("shop.payments.charges",
 		metric.WithDescription("Charges decided, by outcome (succeeded, declined, error) and decline reason."))
 	s.refunds, _ = meter.Int64Counter("shop.payments.refunds", metric.WithDescription("Charges refunded."))
@@ -159,9 +156,6 @@ func (s *server) handleCharge() http.Handler {
 		if c, err := s.store.byKey(ctx, req.IdempotencyKey); err == nil {
 			return s.answerCharge(w, r, req, c, http.StatusOK)
 		} else if !errors.Is(err, errNoCharge) {
-			return err
-		}
-		if err := s.fraud.screen(ctx, brand(req.Card.Number).name); err != nil {
 			return err
 		}
 		reason, err := s.authorize(ctx, req.Card.Number)

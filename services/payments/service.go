@@ -36,6 +36,6 @@ func run(ctx context.Context, rt service.Runtime, settings ProviderSettings) err
 	}
 	defer db.Close()
 	p := &provider{settings: settings, slow: rt.Fault(faultSlowProcessor), outage: rt.Fault(faultBrandOutage)}
-	s := newServer(store{db}, p, rt.Fault(faultFraudLock), rt.Identity.Guard, rt.Telemetry)
+	s := newServer(store{db}, p, rt.Identity.Guard, rt.Telemetry)
 	return rt.ServeHTTP(ctx, httpx.Handler(rt.Telemetry, s.routes, map[string]httpx.Check{"postgres": db.Ping}))
 }

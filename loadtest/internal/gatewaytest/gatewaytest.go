@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/baggage"
+
+	"github.com/otelshop/shop/loadtest/internal/gateway"
 )
 
 // Gateway implements the public API of docs/contract.md in memory and checks every
@@ -445,8 +447,13 @@ func (g *Gateway) checkout(w http.ResponseWriter, r *http.Request, u *fakeUser) 
 	if p == nil || a == nil {
 		return fmt.Errorf("payment or shipping_address missing")
 	}
-	if p.CardNumber != "4242424242424242" || !luhnValid(p.CardNumber) {
-		return fmt.Errorf("card %q is not the always-succeeding test card", p.CardNumber)
+	if !slices.ContainsFunc(gateway.TestCards, func(c struct {
+		gateway.TestCard
+		Weight int
+	}) bool {
+		return c.Number == p.CardNumber
+	}) || !luhnValid(p.CardNumber) {
+		return fmt.Errorf("card %q is not one of the always-succeeding test cards", p.CardNumber)
 	}
 	if !expiryPattern.MatchString(p.Expiry) {
 		return fmt.Errorf("expiry %q", p.Expiry)
