@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/otelshop/shop/internal/drill"
 	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/localstack"
-	"github.com/otelshop/shop/internal/shoptest"
 )
 
 // e2eDrills are the drills make test runs, one of each kind the issue names: an
@@ -105,21 +103,4 @@ func TestDrills_FaultsAreDetectedAndExplained(t *testing.T) {
 			t.Errorf("%s is still on after the drills", s.Key)
 		}
 	}
-}
-
-// queryRange runs a PromQL range query against the real Prometheus and returns
-// its series (their values are not needed here).
-func queryRange(t *testing.T, promQL string, start, end time.Time, step time.Duration) []sample {
-	t.Helper()
-	var out struct {
-		Data struct {
-			Result []sample `json:"result"`
-		}
-	}
-	u := fmt.Sprintf("%s/api/v1/query_range?query=%s&start=%d&end=%d&step=%gs", platform.PrometheusURL,
-		url.QueryEscape(promQL), start.Unix(), end.Unix(), step.Seconds())
-	if err := shoptest.GetJSON(context.Background(), u, &out); err != nil {
-		t.Fatalf("query_range %s: %v", promQL, err)
-	}
-	return out.Data.Result
 }

@@ -30,15 +30,27 @@ func (s sample) float() float64 {
 // query runs an instant PromQL query against the real Prometheus.
 func query(t *testing.T, promQL string) []sample {
 	t.Helper()
+	return prometheusAPI(t, "query", url.Values{"query": {promQL}})
+}
+
+// queryRange runs a PromQL range query and returns its series (each with its
+// labels; the values of a range are not decoded).
+func queryRange(t *testing.T, promQL string, start, end time.Time, step time.Duration) []sample {
+	t.Helper()
+	return prometheusAPI(t, "query_range", url.Values{"query": {promQL}, "start": {strconv.FormatInt(start.Unix(), 10)},
+		"end": {strconv.FormatInt(end.Unix(), 10)}, "step": {step.String()}})
+}
+
+func prometheusAPI(t *testing.T, endpoint string, params url.Values) []sample {
+	t.Helper()
 	var out struct {
-		Status string
-		Data   struct {
+		Data struct {
 			Result []sample `json:"result"`
 		}
 	}
-	u := platform.PrometheusURL + "/api/v1/query?query=" + url.QueryEscape(promQL)
+	u := platform.PrometheusURL + "/api/v1/" + endpoint + "?" + params.Encode()
 	if err := shoptest.GetJSON(context.Background(), u, &out); err != nil {
-		t.Fatalf("query %s: %v", promQL, err)
+		t.Fatalf("%s %s: %v", endpoint, params.Get("query"), err)
 	}
 	return out.Data.Result
 }
