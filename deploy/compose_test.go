@@ -17,7 +17,9 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/mod/modfile"
 
+	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/composefile"
+	"github.com/otelshop/shop/internal/service"
 )
 
 // repoRoot is where compose.yaml and everything it references live.
@@ -35,17 +37,30 @@ var shopTelemetryEnv = []string{
 }
 
 // shopServiceEnv is what each service reads beyond shopTelemetryEnv: its
-// listen address, its stores and the services it calls (docs/contract.md;
-// cmd/shop/config.go is the code that reads them).
-var shopServiceEnv = map[string][]string{
-	"gateway":   {"GATEWAY_ADDR", "USERS_URL", "CATALOG_URL", "CART_URL", "ORDERS_URL", "SHIPPING_URL", "REDIS_URL", "BROWSER_TRACES_URL"},
-	"users":     {"USERS_ADDR", "POSTGRES_URL"},
-	"catalog":   {"CATALOG_ADDR", "POSTGRES_URL", "REDIS_URL"},
-	"cart":      {"CART_ADDR", "REDIS_URL", "CATALOG_URL"},
-	"inventory": {"INVENTORY_ADDR", "POSTGRES_URL"},
-	"orders":    {"ORDERS_ADDR", "POSTGRES_URL", "RABBITMQ_URL", "CART_URL", "CATALOG_URL", "PAYMENTS_URL", "INVENTORY_TARGET"},
-	"payments":  {"PAYMENTS_ADDR", "POSTGRES_URL"},
-	"shipping":  {"SHIPPING_ADDR", "POSTGRES_URL", "RABBITMQ_URL"},
+// listen address, its stores and the services it calls, from the registry
+// (internal/app), so a service added there is missing here until compose.yaml
+// has it; TestCompose_EnvNamesComeFromTheContract checks every name against
+// docs/contract.md.
+var shopServiceEnv = registryEnv()
+
+func registryEnv() map[string][]string {
+	storeEnv := map[service.Store]string{service.Postgres: "POSTGRES_URL", service.Redis: "REDIS_URL", service.RabbitMQ: "RABBITMQ_URL"}
+	// What a service reads beyond its definition: the gateway forwards the
+	// browser's spans to the collector.
+	extra := map[string][]string{"gateway": {"BROWSER_TRACES_URL"}}
+	env := map[string][]string{}
+	for _, d := range app.Registry {
+		names := []string{d.AddrEnv()}
+		for _, callee := range d.Calls {
+			peer, _ := app.Lookup(callee)
+			names = append(names, peer.PeerEnv())
+		}
+		for _, st := range d.Stores {
+			names = append(names, storeEnv[st])
+		}
+		env[d.Name] = append(names, extra[d.Name]...)
+	}
+	return env
 }
 
 // testEnv stands in for the user's shell: only what compose.yaml requires.

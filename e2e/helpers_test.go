@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/otelshop/shop/internal/app"
+	"github.com/otelshop/shop/internal/procfs"
 	"github.com/otelshop/shop/internal/shoptest"
 )
 
@@ -127,14 +128,6 @@ func (s *syncBuilder) String() string {
 	return s.b.String()
 }
 
-// storeProcesses names the processes of each store by their executable, as
-// /proc/PID/comm shows it.
-var storeProcesses = map[string][]string{
-	"postgres": {"postgres"},
-	"redis":    {"redis-server"},
-	"rabbitmq": {"beam.smp", "erl_child_setup", "epmd", "inet_gethost"},
-}
-
 // sampleStores samples, every second until the returned function is called,
 // how much memory each store's processes hold together (proportional set size,
 // so shared pages are counted once), and returns the peaks in KiB.
@@ -144,7 +137,7 @@ func sampleStores() (stop func() map[string]int) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	sample := func() {
-		now := storeMemoryKiB()
+		now := procfs.SumByStore(procfs.PSSKiB)
 		mu.Lock()
 		for store, kib := range now {
 			peaks[store] = max(peaks[store], kib)
@@ -170,48 +163,4 @@ func sampleStores() (stop func() map[string]int) {
 		defer mu.Unlock()
 		return maps.Clone(peaks)
 	}
-}
-
-// storeMemoryKiB sums the PSS of every store process now running.
-func storeMemoryKiB() map[string]int {
-	byComm := map[string]string{}
-	for store, comms := range storeProcesses {
-		for _, c := range comms {
-			byComm[c] = store
-		}
-	}
-	out := map[string]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err != nil {
-			continue
-		}
-		store, ok := byComm[strings.TrimSpace(string(comm))]
-		if !ok {
-			continue
-		}
-		if kib, err := pssKiB(pid); err == nil {
-			out[store] += kib
-		}
-	}
-	return out
-}
-
-// pssKiB reads a process's proportional set size from /proc.
-func pssKiB(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
-			return strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-		}
-	}
-	return 0, fmt.Errorf("no Pss for pid %d", pid)
 }

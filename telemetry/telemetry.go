@@ -54,6 +54,9 @@ type Config struct {
 	PyroscopeAddress string
 	// ProfileUploadRate is how often profiles are sent; 0 means pyroscope-go's 15 s.
 	ProfileUploadRate time.Duration
+	// MetricExportInterval, when not zero, replaces the SDK's 60 s default export
+	// interval unless OTEL_METRIC_EXPORT_INTERVAL is set.
+	MetricExportInterval time.Duration
 	// PrometheusMetrics (with ProcessWide) also puts the OpenTelemetry metrics on
 	// Registry, through the OpenTelemetry Prometheus exporter as a second reader, for a
 	// process whose /metrics is read as it is (the load generator's -metrics-addr)
@@ -135,6 +138,7 @@ func Start(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if err != nil {
 		return nil, err
 	}
+	setExporterDefaults(cfg.MetricExportInterval)
 	if cfg.ProcessWide {
 		// Bounded queues drop when the collector cannot keep up; the SDK counts the
 		// drops (otel.sdk.processor.span.processed{error.type="queue_full"} and its

@@ -4,7 +4,7 @@
 // driven by the same load in alternating rounds on the browse and checkout paths.
 //
 //	go run ./cmd/overhead                                  # the full form (make bench-overhead)
-//	go run ./cmd/overhead -variants off,collector,ratio,tail  # the sampling settings
+//	go run ./cmd/overhead -variants off,collector,ratio    # head sampling
 //	go run ./cmd/overhead -rounds 1 -closed 3s -open 3s    # a quick look
 //
 // It prints a table per path and, with -json, writes every run and the summaries.
@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := overhead.DefaultConfig()
 	fs := flag.NewFlagSet("overhead", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	variants := fs.String("variants", strings.Join(cfg.Variants, ","), "variants to run, off first (off, collector, discard, ratio, tail)")
+	variants := fs.String("variants", strings.Join(cfg.Variants, ","), "variants to run, off first (off, collector, discard, ratio)")
 	paths := fs.String("paths", strings.Join(cfg.Paths, ","), "paths to drive (browse, checkout)")
 	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds; the variants take turns within each")
 	fs.DurationVar(&cfg.Closed, "closed", cfg.Closed, "each closed-model run (throughput)")

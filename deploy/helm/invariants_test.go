@@ -1143,3 +1143,17 @@ func mustPort(addr string) int {
 	}
 	return n
 }
+
+// Every variable the chart is held to giving a service is one docs/contract.md
+// documents: requiredEnv comes from the registry, and a name the contract does
+// not know is a contract to fix or a check that drifted.
+func TestRequiredEnv_IsInTheContract(t *testing.T) {
+	repo(t)
+	for _, d := range app.Registry {
+		for _, name := range requiredEnv(d) {
+			if !regexp.MustCompile(`\b` + regexp.QuoteMeta(name) + `\b`).MatchString(repoData.contract) {
+				t.Errorf("%s: %s is required of its Deployment but docs/contract.md does not mention it", d.Name, name)
+			}
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/otelshop/shop/internal/flags"
+	"github.com/otelshop/shop/internal/service"
 )
 
 // Config says where the platform is and how to drill it.
@@ -267,7 +268,7 @@ func runOneLocked(ctx context.Context, cfg Config, d Drill, fileMu *sync.Mutex) 
 			logf("not explained: %v", lastErr)
 			break
 		}
-		sleep(ctx, cfg.Poll)
+		_ = service.Sleep(ctx, cfg.Poll)
 	}
 
 	off()
@@ -311,7 +312,7 @@ func waitAlert(ctx context.Context, cfg Config, d Drill, firing bool, timeout ti
 		if time.Now().After(deadline) {
 			return lastErr
 		}
-		if !sleep(ctx, cfg.Poll) {
+		if service.Sleep(ctx, cfg.Poll) != nil {
 			return ctx.Err()
 		}
 	}
@@ -339,15 +340,4 @@ func labelText(l map[string]string) string {
 		parts = append(parts, fmt.Sprintf("%s=%q", k, l[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -149,6 +149,15 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// WriteEncodedJSON answers with b, already JSON, as WriteJSON would have written
+// the value b encodes (with its newline).
+func WriteEncodedJSON(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	_, _ = io.WriteString(w, "\n")
+}
+
 // QueryText reads an optional text query parameter of at most maxRunes
 // characters, refusing invalid UTF-8 and NUL (no store takes them).
 func QueryText(r *http.Request, name string, maxRunes int) (string, error) {

@@ -30,6 +30,7 @@ import (
 	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/localstack"
 	"github.com/otelshop/shop/internal/pg"
+	"github.com/otelshop/shop/internal/procfs"
 	"github.com/otelshop/shop/internal/service"
 )
 
@@ -480,14 +481,14 @@ type sample struct {
 func (h *harness) sample(ctx context.Context, s *shop) (sample, error) {
 	out := sample{at: time.Now(), cpu: map[string]float64{}}
 	for name, pid := range s.pids {
-		c, err := cpuSeconds(pid)
+		c, err := procfs.CPUSeconds(pid, false)
 		if err != nil {
 			return out, fmt.Errorf("%s %s: %w", s.variant.Name, name, err)
 		}
 		out.cpu[name] = c
 	}
 	if s.collector != 0 {
-		c, err := cpuSeconds(s.collector)
+		c, err := procfs.CPUSeconds(s.collector, false)
 		if err != nil {
 			return out, fmt.Errorf("%s collector: %w", s.variant.Name, err)
 		}
@@ -520,7 +521,7 @@ func (h *harness) measureIdle(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := sleep(ctx, h.cfg.Idle); err != nil {
+	if err := service.Sleep(ctx, h.cfg.Idle); err != nil {
 		return err
 	}
 	for i, s := range h.shops {
@@ -552,7 +553,7 @@ func (h *harness) run(ctx context.Context, s *shop, p Path, mode string, round i
 	if err != nil {
 		return fmt.Errorf("%s %s %s round %d: %w", s.variant.Name, p.Name, mode, round+1, err)
 	}
-	if err := sleep(ctx, h.cfg.Settle); err != nil {
+	if err := service.Sleep(ctx, h.cfg.Settle); err != nil {
 		return err
 	}
 	after, err := h.sample(ctx, s)
@@ -607,7 +608,7 @@ func (h *harness) profile(ctx context.Context, s *shop, p Path, d time.Duration)
 	for name, u := range targets {
 		wg.Go(func() {
 			// The load generator starts with its product discovery: let the run begin.
-			if sleep(ctx, time.Second) != nil {
+			if service.Sleep(ctx, time.Second) != nil {
 				return
 			}
 			file := filepath.Join(h.cfg.ProfileDir, fmt.Sprintf("%s-%s-%s.pb.gz", s.variant.Name, p.Name, name))
@@ -777,17 +778,6 @@ func randomLetters(n int) string {
 		b[i] = 'a' + b[i]%26
 	}
 	return string(b)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func sum(m map[string]float64) float64 {

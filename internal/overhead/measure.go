@@ -5,45 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's CPU times: 100 on every
-// Linux architecture Go supports.
-const clockTicks = 100
-
-// cpuSeconds is the CPU a process has used since it started, user and system,
-// from fields 14 and 15 of /proc/PID/stat.
-func cpuSeconds(pid int) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces: count
-	// fields from after the last ')'.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	fields := strings.Fields(s[i+1:])
-	// fields[0] is field 3 (state), so utime (14) and stime (15) are 11 and 12.
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields)+2)
-	}
-	utime, err := strconv.ParseUint(fields[11], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat utime: %w", pid, err)
-	}
-	stime, err := strconv.ParseUint(fields[12], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat stime: %w", pid, err)
-	}
-	return float64(utime+stime) / clockTicks, nil
-}
 
 // memStats are a Go process's cumulative allocation counters.
 type memStats struct {

@@ -50,8 +50,6 @@ var Variants = []Variant{
 		exports: exportSink},
 	{Name: "ratio", About: "as collector, with head sampling: OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1",
 		Env: []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}, exports: exportCollector},
-	{Name: "tail", About: "as collector, with tail sampling in the collector (otel-collector.tailsampling.yaml: errors and slow traces kept, 10 % of the rest)",
-		exports: exportCollector, overlays: []string{"otel-collector.tailsampling.yaml"}},
 }
 
 // DefaultVariants is what a run measures unless told otherwise.

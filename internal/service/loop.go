@@ -21,3 +21,15 @@ func Every(ctx context.Context, interval time.Duration, wake <-chan struct{}, wo
 		work(ctx)
 	}
 }
+
+// Sleep waits d, or until ctx ends: then it returns ctx's error.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

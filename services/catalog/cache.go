@@ -52,20 +52,27 @@ func newCache(rdb *redis.Client, prefix string, meter metric.Meter, logger *slog
 func (c *cache) productKey(id string) string { return c.prefix + "product:" + id }
 func (c *cache) listKey(q string) string     { return c.prefix + "list:" + q }
 
-// readThrough returns the cached value at key, or loads it once (however many callers
-// ask at the same moment) and caches it for ttl.
-func readThrough[T any](ctx context.Context, c *cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
-	var v T
+// cachedJSON returns the JSON encoding of the value at key: on a hit, the bytes
+// Redis holds, served as they are (decoding and re-encoding a cached page was a
+// quarter of a browse request's CPU); on a miss, loaded once however many callers
+// ask at the same moment, encoded, and cached for ttl.
+func cachedJSON[T any](ctx context.Context, c *cache, key string, ttl time.Duration, load func(context.Context) (T, error)) ([]byte, error) {
 	if _, on := c.bypass.On(ctx); on {
 		c.requests.Add(ctx, 1, c.bypassed)
-		return load(ctx)
+		v, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
 	}
 	b, err := c.rdb.Get(ctx, key).Bytes()
 	switch {
 	case err == nil:
-		if jerr := json.Unmarshal(b, &v); jerr == nil {
+		// What the shop wrote; a value that is not JSON (written by hand, cut
+		// short) is reloaded rather than served.
+		if json.Valid(b) {
 			c.requests.Add(ctx, 1, c.hit)
-			return v, nil
+			return b, nil
 		}
 		c.requests.Add(ctx, 1, c.failed)
 	case errors.Is(err, redis.Nil):
@@ -82,24 +89,37 @@ func readThrough[T any](ctx context.Context, c *cache, key string, ttl time.Dura
 		defer cancel()
 		v, err := load(lctx)
 		if err != nil {
-			return v, err
+			return nil, err
 		}
-		if b, err := json.Marshal(v); err == nil {
-			if err := c.rdb.Set(lctx, key, b, ttl).Err(); err != nil {
-				c.logger.WarnContext(lctx, "catalog cache write failed", "error", err)
-			}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
 		}
-		return v, nil
+		if err := c.rdb.Set(lctx, key, b, ttl).Err(); err != nil {
+			c.logger.WarnContext(lctx, "catalog cache write failed", "error", err)
+		}
+		return b, nil
 	})
 	select {
 	case <-ctx.Done():
-		return v, ctx.Err() // this caller gave up; the load goes on for the others
+		return nil, ctx.Err() // this caller gave up; the load goes on for the others
 	case res := <-ch:
 		if res.Err != nil {
-			return v, res.Err
+			return nil, res.Err
 		}
-		return res.Val.(T), nil
+		return res.Val.([]byte), nil
 	}
+}
+
+// readThrough is cachedJSON decoded, for a handler that must change the value
+// before it answers.
+func readThrough[T any](ctx context.Context, c *cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
+	var v T
+	b, err := cachedJSON(ctx, c, key, ttl, load)
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(b, &v)
 }
 
 // invalidate drops a changed product and every cached listing, which may include it.

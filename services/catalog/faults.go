@@ -14,6 +14,7 @@ import (
 
 	"github.com/otelshop/shop/internal/demodata"
 	"github.com/otelshop/shop/internal/flags"
+	"github.com/otelshop/shop/internal/service"
 )
 
 // The faults catalog can be told to have (deploy/flags/shop.flags.json).
@@ -73,12 +74,7 @@ func (t *trending) record(ctx context.Context, productID string) {
 
 // flush sends the counts to the analytics sink (simulated: it takes d).
 func (t *trending) flush(ctx context.Context, d time.Duration) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-	case <-timer.C:
-	}
+	_ = service.Sleep(ctx, d) // a request gone needs no flush
 }
 
 // malformedPromotion is what the catalogProductErrors fault attaches to its

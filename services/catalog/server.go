@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -83,13 +84,13 @@ func (s *server) handleList() http.Handler {
 			"c": {q.Category}, "q": {q.Text}, "ids": {strings.Join(q.IDs, ",")},
 			"p": {fmt.Sprint(q.Page)}, "n": {fmt.Sprint(q.PageSize)},
 		}.Encode())
-		page, err := readThrough(r.Context(), s.cache, key, listTTL, func(ctx context.Context) (Page, error) {
+		page, err := cachedJSON(r.Context(), s.cache, key, listTTL, func(ctx context.Context) (Page, error) {
 			return s.store.list(ctx, q)
 		})
 		if err != nil {
 			return err
 		}
-		httpx.WriteJSON(w, http.StatusOK, page)
+		httpx.WriteEncodedJSON(w, http.StatusOK, page)
 		return nil
 	})
 }
@@ -102,7 +103,7 @@ func (s *server) handleGet() http.Handler {
 		}
 		ctx := r.Context()
 		trace.SpanFromContext(ctx).SetAttributes(attribute.String("shop.product.id", id))
-		p, err := readThrough(ctx, s.cache, s.cache.productKey(id), productTTL, func(ctx context.Context) (Product, error) {
+		encoded, err := cachedJSON(ctx, s.cache, s.cache.productKey(id), productTTL, func(ctx context.Context) (Product, error) {
 			return s.store.get(ctx, id)
 		})
 		if errors.Is(err, errNoProduct) {
@@ -111,15 +112,25 @@ func (s *server) handleGet() http.Handler {
 		if err != nil {
 			return err
 		}
-		if _, on := s.faults.productErrors.Eval(ctx, flags.Subject{ProductID: id}); on {
+		s.trending.record(ctx, id)
+		_, promotionBroken := s.faults.productErrors.Eval(ctx, flags.Subject{ProductID: id})
+		related, relatedHog := s.faults.relatedHog.On(ctx)
+		if !promotionBroken && !relatedHog {
+			httpx.WriteEncodedJSON(w, http.StatusOK, encoded)
+			return nil
+		}
+		var p Product
+		if err := json.Unmarshal(encoded, &p); err != nil {
+			return err
+		}
+		if promotionBroken {
 			if p, err = applyPromotion(p, malformedPromotion); err != nil {
 				return err
 			}
 		}
-		if v, on := s.faults.relatedHog.On(ctx); on {
-			p.Related = relatedProducts(ctx, s.tracer, p, v.Amount)
+		if relatedHog {
+			p.Related = relatedProducts(ctx, s.tracer, p, related.Amount)
 		}
-		s.trending.record(ctx, id)
 		httpx.WriteJSON(w, http.StatusOK, p)
 		return nil
 	})
@@ -127,11 +138,17 @@ func (s *server) handleGet() http.Handler {
 
 func (s *server) handleCategories() http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		cats, err := readThrough(r.Context(), s.cache, s.cache.listKey("categories"), listTTL, s.store.categories)
+		// The whole answer is cached (under a key of its own: the list of
+		// categories alone was cached as "categories" before).
+		body, err := cachedJSON(r.Context(), s.cache, s.cache.listKey("categories-response"), listTTL,
+			func(ctx context.Context) (map[string][]Category, error) {
+				cats, err := s.store.categories(ctx)
+				return map[string][]Category{"categories": cats}, err
+			})
 		if err != nil {
 			return err
 		}
-		httpx.WriteJSON(w, http.StatusOK, map[string][]Category{"categories": cats})
+		httpx.WriteEncodedJSON(w, http.StatusOK, body)
 		return nil
 	})
 }

@@ -1,9 +1,6 @@
 package payments
 
 import (
-	"context"
-	"time"
-
 	"github.com/otelshop/shop/internal/flags"
 )
 
@@ -18,15 +15,4 @@ var faults = []flags.Spec{
 		Summary: "the card processor answers a share of charges late (delay)"},
 	{Key: faultBrandOutage, Service: "payments",
 		Summary: "the processor fails every charge of one card brand (targeting on cardBrand)"},
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

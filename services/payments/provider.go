@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/otelshop/shop/internal/flags"
+	"github.com/otelshop/shop/internal/service"
 )
 
 // ProviderSettings shape the simulated card processor, changeable at run time.
@@ -72,7 +73,7 @@ func (p *provider) authorize(ctx context.Context, cardNumber string) (string, er
 		d += v.Delay.D()
 	}
 	if d > 0 {
-		if err := sleep(ctx, d); err != nil {
+		if err := service.Sleep(ctx, d); err != nil {
 			return "", err
 		}
 	}

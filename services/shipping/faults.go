@@ -3,11 +3,11 @@ package shipping
 import (
 	"context"
 	"sync"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelshop/shop/internal/flags"
+	"github.com/otelshop/shop/internal/service"
 )
 
 // The faults shipping can be told to have (deploy/flags/shop.flags.json).
@@ -39,15 +39,11 @@ func (c *carrier) bookPickup(ctx context.Context, country string) error {
 	if !on {
 		return nil
 	}
-	t := time.NewTimer(v.Delay.D())
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		span.RecordError(ctx.Err())
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	if err := service.Sleep(ctx, v.Delay.D()); err != nil {
+		span.RecordError(err)
+		return err
 	}
+	return nil
 }
 
 // trackers is the leak of the shippingTrackerLeak fault: watchers that wait

@@ -37,7 +37,7 @@ func TestBundle_IsWhatItsSourcesBuild(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "storefront.js")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	for _, args := range [][]string{{"ci", "--no-audit", "--no-fund", "--ignore-scripts"}, {"run", "build"}} {
+	for _, args := range [][]string{{"ci", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"}, {"run", "build"}} {
 		cmd := exec.CommandContext(ctx, npm, args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "OUT="+out)

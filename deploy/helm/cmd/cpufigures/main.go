@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,6 +37,7 @@ import (
 	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/localstack"
+	"github.com/otelshop/shop/internal/procfs"
 	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/internal/shoptest"
 )
@@ -54,14 +54,6 @@ func main() {
 // window is the span the percentiles are taken over: short enough to see bursts,
 // long enough that one garbage collection does not read as a spike.
 const window = 10 * time.Second
-
-// storeProcesses names the machine's store processes by /proc/PID/comm (as the
-// end-to-end test's memory sampling does).
-var storeProcesses = map[string][]string{
-	"postgres": {"postgres"},
-	"redis":    {"redis-server"},
-	"rabbitmq": {"beam.smp", "erl_child_setup", "epmd", "inet_gethost"},
-}
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	flags := flag.NewFlagSet("cpufigures", flag.ContinueOnError)
@@ -201,7 +193,7 @@ func (s *sampler) sample(backends []localstack.Backend) {
 		if b.Name == "loadgen" {
 			continue // the client, not part of the platform
 		}
-		if cpu, err := cpuSeconds(b.PID); err == nil {
+		if cpu, err := procfs.CPUSeconds(b.PID, true); err == nil {
 			s.series[b.Name] = append(s.series[b.Name], point{at, cpu})
 		}
 	}
@@ -249,63 +241,7 @@ func figures(ps []point) (mean, p95, peak float64) {
 	return 1000 * used / span, windows[int(math.Ceil(0.95*float64(len(windows))))-1], windows[len(windows)-1]
 }
 
-// cpuSeconds reads utime+stime of a process (and its waited-for children) from
-// /proc/PID/stat.
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; the fields after it do not.
-	end := strings.LastIndexByte(string(b), ')')
-	if end < 0 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	fields := strings.Fields(string(b)[end+1:])
-	// fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
-	if len(fields) < 15 {
-		return 0, errors.New("short /proc stat")
-	}
-	var ticks float64
-	for _, f := range fields[11:15] {
-		n, err := strconv.ParseFloat(f, 64)
-		if err != nil {
-			return 0, err
-		}
-		ticks += n
-	}
-	return ticks / clockTicks, nil
-}
-
-// clockTicks is USER_HZ, 100 on every Linux this runs on.
-const clockTicks = 100
-
 // storeCPU sums the CPU seconds of every running process of each store.
 func storeCPU() map[string]float64 {
-	byComm := map[string]string{}
-	for store, comms := range storeProcesses {
-		for _, c := range comms {
-			byComm[c] = store
-		}
-	}
-	out := map[string]float64{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err != nil {
-			continue
-		}
-		store, ok := byComm[strings.TrimSpace(string(comm))]
-		if !ok {
-			continue
-		}
-		if cpu, err := cpuSeconds(pid); err == nil {
-			out[store] += cpu
-		}
-	}
-	return out
+	return procfs.SumByStore(func(pid int) (float64, error) { return procfs.CPUSeconds(pid, true) })
 }
