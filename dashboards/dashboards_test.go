@@ -18,7 +18,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
-	"go.yaml.in/yaml/v3"
+
+	promrules "github.com/otelshop/shop/deploy/prometheus/rules"
 )
 
 // The committed JSON is exactly what the Go code generates: nobody edited it
@@ -501,31 +502,13 @@ func TestDashboards_Layout(t *testing.T) {
 // Every recording rule the dashboards read is defined in deploy/prometheus/rules.
 func TestDashboards_RecordingRulesExist(t *testing.T) {
 	rules := map[string]bool{}
-	files, err := filepath.Glob(filepath.Join("..", "deploy", "prometheus", "rules", "*.yml"))
+	all, err := promrules.Load(filepath.Join("..", "deploy", "prometheus", "rules"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var file struct {
-			Groups []struct {
-				Rules []struct {
-					Record string `yaml:"record"`
-				} `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		if err := yaml.Unmarshal(b, &file); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, g := range file.Groups {
-			for _, r := range g.Rules {
-				if r.Record != "" {
-					rules[r.Record] = true
-				}
-			}
+	for _, r := range all {
+		if r.Record != "" {
+			rules[r.Record] = true
 		}
 	}
 	used := regexp.MustCompile(`\b[a-z_]+:[a-z_]+:[a-z0-9_]+\b`)

@@ -6,8 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/otelshop/shop/deploy/prometheus/rules"
 	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/flags"
 )
@@ -26,29 +25,13 @@ func TestCatalogue_CoversEveryFaultWithShippedAlerts(t *testing.T) {
 		variants[s.Key] = s.Variants
 	}
 	alerts := map[string]bool{}
-	files, _ := filepath.Glob(filepath.Join(root, "deploy", "prometheus", "rules", "*.yml"))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Groups []struct {
-				Rules []struct {
-					Alert       string            `yaml:"alert"`
-					Annotations map[string]string `yaml:"annotations"`
-				} `yaml:"rules"`
-			} `yaml:"groups"`
-		}
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, g := range doc.Groups {
-			for _, r := range g.Rules {
-				if r.Alert != "" {
-					alerts[r.Alert] = true
-				}
-			}
+	all, err := rules.Load(filepath.Join(root, "deploy", "prometheus", "rules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		if r.Alert != "" {
+			alerts[r.Alert] = true
 		}
 	}
 	drilled := map[string]bool{}

@@ -1,7 +1,3 @@
-// Package rules holds no Go code: its test checks the Prometheus rule files
-// next to it (what deploy/prometheus/prometheus.yml loads as rules/*.yml) with
-// promtool, and runs their unit tests in tests/*_test.yml. The tests live in a
-// sub-folder so that Prometheus never tries to load them as rule files.
 package rules
 
 import (
@@ -10,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // promtool returns bin/promtool, building it with tools/build.sh when absent
@@ -95,37 +89,22 @@ func TestRules_EveryRuleFileIsTested(t *testing.T) {
 // and that file exists: an on-call engineer who follows the link finds the page.
 func TestRules_RunbookURLsResolve(t *testing.T) {
 	const base = "https://github.com/otelshop/shop/blob/main/"
-	for _, f := range glob(t, "*.yml") {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	all, err := Load(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		url, ok := r.Annotations["runbook_url"]
+		if r.Alert == "" || !ok {
+			continue
 		}
-		var file struct {
-			Groups []struct {
-				Rules []struct {
-					Alert       string            `yaml:"alert"`
-					Annotations map[string]string `yaml:"annotations"`
-				} `yaml:"rules"`
-			} `yaml:"groups"`
+		path, ok := strings.CutPrefix(url, base)
+		if want := "docs/runbooks/" + r.Alert + ".md"; !ok || path != want {
+			t.Errorf("%s: %s's runbook_url is %s, want %s%s", r.File, r.Alert, url, base, want)
+			continue
 		}
-		if err := yaml.Unmarshal(b, &file); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, g := range file.Groups {
-			for _, r := range g.Rules {
-				url, ok := r.Annotations["runbook_url"]
-				if r.Alert == "" || !ok {
-					continue
-				}
-				path, ok := strings.CutPrefix(url, base)
-				if want := "docs/runbooks/" + r.Alert + ".md"; !ok || path != want {
-					t.Errorf("%s: %s's runbook_url is %s, want %s%s", f, r.Alert, url, base, want)
-					continue
-				}
-				if _, err := os.Stat(filepath.Join("..", "..", "..", path)); err != nil {
-					t.Errorf("%s: %s's runbook %s: %v", f, r.Alert, path, err)
-				}
-			}
+		if _, err := os.Stat(filepath.Join("..", "..", "..", path)); err != nil {
+			t.Errorf("%s: %s's runbook %s: %v", r.File, r.Alert, path, err)
 		}
 	}
 }

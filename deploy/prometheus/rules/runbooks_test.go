@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/otelshop/shop/internal/drill"
 )
 
@@ -25,34 +23,18 @@ type alertRule struct {
 func alertRules(t *testing.T) map[string]alertRule {
 	t.Helper()
 	out := map[string]alertRule{}
-	for _, f := range glob(t, "*.yml") {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	all, err := Load(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range all {
+		if r.Alert == "" {
+			continue
 		}
-		var file struct {
-			Groups []struct {
-				Rules []struct {
-					Alert       string            `yaml:"alert"`
-					Labels      map[string]string `yaml:"labels"`
-					Annotations map[string]string `yaml:"annotations"`
-				} `yaml:"rules"`
-			} `yaml:"groups"`
+		if prev, dup := out[r.Alert]; dup {
+			t.Errorf("alert %s defined in %s and %s", r.Alert, prev.file, r.File)
 		}
-		if err := yaml.Unmarshal(b, &file); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, g := range file.Groups {
-			for _, r := range g.Rules {
-				if r.Alert == "" {
-					continue
-				}
-				if prev, dup := out[r.Alert]; dup {
-					t.Errorf("alert %s defined in %s and %s", r.Alert, prev.file, f)
-				}
-				out[r.Alert] = alertRule{file: f, severity: r.Labels["severity"], runbookURL: r.Annotations["runbook_url"]}
-			}
-		}
+		out[r.Alert] = alertRule{file: r.File, severity: r.Labels["severity"], runbookURL: r.Annotations["runbook_url"]}
 	}
 	if len(out) == 0 {
 		t.Fatal("no alerting rules")
