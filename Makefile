@@ -1,6 +1,6 @@
 # The shop's developer commands. `make test` is what CI runs (.ci/run).
 
-.PHONY: test chart-test vet build run bench soak fuzz proto storefront-bundle help
+.PHONY: test chart-test vet build run bench bench-overhead soak fuzz proto storefront-bundle drills help
 
 GO_TEST_FLAGS ?= -count=1 -timeout 40m
 
@@ -27,6 +27,9 @@ run: build ## run the whole shop in one process against local PostgreSQL, Redis 
 
 bench: ## the Go benchmarks (instrumentation overhead, load generator)
 	go test -run '^$$' -bench . -benchmem ./telemetry/ ./loadtest/...
+
+bench-overhead: tools ## what telemetry costs: the shop with it off and on, side by side, 3 rounds per path (bin/overhead.json)
+	go run ./cmd/overhead -json bin/overhead.json
 
 soak: tools ## measure every process's memory unconstrained, ten minutes of load (the figures behind compose.yaml's limits)
 	E2E_MEMORY=measure E2E_LOAD_DURATION=10m go test -count=1 -timeout 40m -run 'TestMemory|TestFigures' -v ./e2e/

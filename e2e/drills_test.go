@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,7 @@ func TestDrills_FaultsAreDetectedAndExplained(t *testing.T) {
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
+	loadStarted := time.Now()
 	loadDone := make(chan error, 1)
 	go func() {
 		_, err := platform.Stack.RunOnce(loadCtx, localstack.Process{Name: "loadgen-drills", Path: platform.ShopBinary,
@@ -51,10 +53,16 @@ func TestDrills_FaultsAreDetectedAndExplained(t *testing.T) {
 		<-loadDone
 	}()
 	// Rates over two minutes need traffic in them, and the product targeting
-	// needs recent product pages in Jaeger.
+	// needs product pages of this load in Jaeger: it favours other products than
+	// the load of TestMain did (each run shuffles popularity with its own seed).
 	eventually(t, func() error {
 		if len(query(t, `sum(rate(http_server_request_duration_seconds_count{service_name="catalog", http_route="/v1/products/{id}"}[1m])) > 1`)) == 0 {
 			return errors.New("the drills' load has not reached catalog yet")
+		}
+		pages := jaegerTraces(t, fmt.Sprintf("/api/traces?service=catalog&operation=%s&limit=300&start=%d",
+			url.QueryEscape("GET /v1/products/{id}"), loadStarted.UnixMicro()))
+		if len(pages) < 150 {
+			return fmt.Errorf("%d product pages of the drills' load in Jaeger, want 150 to find the most viewed", len(pages))
 		}
 		return nil
 	})
@@ -63,7 +71,7 @@ func TestDrills_FaultsAreDetectedAndExplained(t *testing.T) {
 	started := time.Now()
 	results, err := drill.Run(ctx, drill.Config{
 		Backends:  drill.Backends{Prometheus: platform.PrometheusURL, Jaeger: platform.JaegerURL, Pyroscope: localstack.PyroscopeURL, Loki: localstack.LokiURL},
-		FlagsFile: platform.FlagsFile, Known: app.Faults(), Parallel: true,
+		FlagsFile: platform.FlagsFile, Known: app.Faults(), Parallel: true, LoadStarted: loadStarted,
 		DetectTimeout: 5 * time.Minute, ExplainTimeout: 2 * time.Minute, Log: &log,
 	}, drills)
 	var table strings.Builder

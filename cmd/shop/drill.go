@@ -62,6 +62,7 @@ func runDrill(ctx context.Context, args []string, getenv func(string) string, st
 		Resolve: *resolve, Parallel: *parallel, Waves: *waves, DetectTimeout: *detect, ResolveTimeout: *clear, Log: stderr,
 	}
 	if *load {
+		cfg.LoadStarted = time.Now()
 		stop, err := startLoad(ctx, *target, *rate, stderr)
 		if err != nil {
 			return err

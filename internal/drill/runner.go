@@ -38,6 +38,10 @@ type Config struct {
 	// DetectTimeout, ExplainTimeout and ResolveTimeout bound each phase;
 	// zero means 6, 3 and 10 minutes.
 	DetectTimeout, ExplainTimeout, ResolveTimeout time.Duration
+	// LoadStarted is when the steady load the drills run under began: a drill
+	// that targets the subject the load asks for most reads only the spans since
+	// then, since another run of the load generator favours other products.
+	LoadStarted time.Time
 	// Poll is how often the backends are asked; zero means 5 s.
 	Poll time.Duration
 	// Log receives progress, one line per event.

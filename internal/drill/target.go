@@ -12,12 +12,16 @@ import (
 )
 
 // target points the drill's flag at the subject the load asks for most (from
-// the spans of the last five minutes) and returns how to put the shipped rule
-// back.
+// the spans of the last five minutes, and of the drills' own load when its
+// start is known) and returns how to put the shipped rule back.
 func target(ctx context.Context, cfg Config, d Drill) (restore func() error, err error) {
 	t := d.Target
 	now := time.Now()
-	traces, err := cfg.Backends.search(ctx, Search{Service: t.Service, Operation: t.Operation, Limit: 300}, now.Add(-5*time.Minute), now)
+	from := now.Add(-5 * time.Minute)
+	if cfg.LoadStarted.After(from) {
+		from = cfg.LoadStarted
+	}
+	traces, err := cfg.Backends.search(ctx, Search{Service: t.Service, Operation: t.Operation, Limit: 300}, from, now)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +36,7 @@ func target(ctx context.Context, cfg Config, d Drill) (restore func() error, err
 		}
 	}
 	if len(count) == 0 {
-		return nil, fmt.Errorf("no %s span of %s carried %s in the last 5 minutes: is the load running?", t.Operation, t.Service, t.Attribute)
+		return nil, fmt.Errorf("no %s span of %s carried %s since %s: is the load running?", t.Operation, t.Service, t.Attribute, from.Format("15:04:05"))
 	}
 	values := slices.Sorted(maps.Keys(count))
 	slices.SortStableFunc(values, func(a, b string) int { return count[b] - count[a] })

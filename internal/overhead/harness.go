@@ -562,7 +562,7 @@ func (h *harness) run(ctx context.Context, s *shop, p Path, mode string, round i
 	}
 	r := RunResult{
 		Variant: s.variant.Name, Path: p.Name, Mode: mode, Round: round + 1, Rate: rate,
-		Requests: sum.Requests, Errors: sum.Errors, RPS: sum.RPS, MissedStarts: sum.MissedStarts,
+		Requests: sum.Requests, Errors: sum.Errors, ErrorsWhere: sum.errorsWhere(), RPS: sum.RPS, MissedStarts: sum.MissedStarts,
 		P50ms: sum.Latency.P50, P99ms: sum.Latency.P99,
 		WindowSec:  after.at.Sub(before.at).Seconds(),
 		ProcessCPU: map[string]float64{},
@@ -655,6 +655,23 @@ type loadSummary struct {
 		P50 float64 `json:"p50"`
 		P99 float64 `json:"p99"`
 	} `json:"latency_ms"`
+	Endpoints []struct {
+		Name         string           `json:"name"`
+		ErrorsByKind map[string]int64 `json:"errors_by_kind"`
+	} `json:"endpoints"`
+}
+
+// errorsWhere counts the run's errors by endpoint and kind ("checkout: conflict").
+func (s loadSummary) errorsWhere() map[string]int64 {
+	out := map[string]int64{}
+	for _, e := range s.Endpoints {
+		for kind, n := range e.ErrorsByKind {
+			if n > 0 {
+				out[e.Name+": "+kind] += n
+			}
+		}
+	}
+	return out
 }
 
 var loadRuns int

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"runtime"
@@ -16,17 +17,20 @@ import (
 
 // RunResult is one measured load run of one variant's shop.
 type RunResult struct {
-	Variant      string  `json:"variant"`
-	Path         string  `json:"path"`
-	Mode         string  `json:"mode"` // closed (throughput) or open (latency at a fixed rate)
-	Round        int     `json:"round"`
-	Rate         float64 `json:"rate,omitempty"` // open model: requests/s asked for
-	Requests     int64   `json:"requests"`
-	Errors       int64   `json:"errors"`
-	RPS          float64 `json:"rps"`
-	MissedStarts int64   `json:"missed_starts"`
-	P50ms        float64 `json:"p50_ms"` // from each request's intended start
-	P99ms        float64 `json:"p99_ms"`
+	Variant  string  `json:"variant"`
+	Path     string  `json:"path"`
+	Mode     string  `json:"mode"` // closed (throughput) or open (latency at a fixed rate)
+	Round    int     `json:"round"`
+	Rate     float64 `json:"rate,omitempty"` // open model: requests/s asked for
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	// ErrorsWhere counts the errors by endpoint and kind, as the load generator
+	// reported them.
+	ErrorsWhere  map[string]int64 `json:"errors_where,omitempty"`
+	RPS          float64          `json:"rps"`
+	MissedStarts int64            `json:"missed_starts"`
+	P50ms        float64          `json:"p50_ms"` // from each request's intended start
+	P99ms        float64          `json:"p99_ms"`
 	// WindowSec is how long the CPU and allocations were counted: the load
 	// generator's whole run and the settle time after it.
 	WindowSec    float64            `json:"window_s"`
@@ -57,6 +61,13 @@ func (r RunResult) line() string {
 	}
 	if r.MissedStarts > 0 {
 		s += fmt.Sprintf(", %d missed starts", r.MissedStarts)
+	}
+	if len(r.ErrorsWhere) > 0 {
+		var where []string
+		for _, k := range slices.Sorted(maps.Keys(r.ErrorsWhere)) {
+			where = append(where, fmt.Sprintf("%s %d", k, r.ErrorsWhere[k]))
+		}
+		s += "; errors: " + strings.Join(where, ", ")
 	}
 	return s
 }
