@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,7 +53,10 @@ func registryEnv() map[string][]string {
 	for _, d := range app.Registry {
 		names := []string{d.AddrEnv()}
 		for _, callee := range d.Calls {
-			peer, _ := app.Lookup(callee)
+			peer, ok := app.Lookup(callee)
+			if !ok {
+				panic(fmt.Sprintf("%s calls %s, which the registry does not list", d.Name, callee))
+			}
 			names = append(names, peer.PeerEnv())
 		}
 		for _, st := range d.Stores {
@@ -255,7 +259,7 @@ func TestCompose_EnvNamesComeFromTheContract(t *testing.T) {
 		names = append(names, env...)
 	}
 	for _, name := range names {
-		if !strings.Contains(string(contract), name) {
+		if !regexp.MustCompile(`\b` + regexp.QuoteMeta(name) + `\b`).Match(contract) {
 			t.Errorf("%s is required of a shop service but docs/contract.md does not mention it", name)
 		}
 	}

@@ -194,6 +194,13 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 
+	// The load generator inherits this process's environment: no OTEL_* of the
+	// shell that runs the test may stand in for the defaults it must find.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "OTEL_") {
+			os.Unsetenv(name)
+		}
+	}
 	report := filepath.Join(stack.DataDir, "loadgen.json")
 	var loadOut syncBuilder
 	loadBin, err := localstack.OwnCopy(shopBin, "loadgen")

@@ -17,16 +17,14 @@ func TestDefaultOTLPEndpoint(t *testing.T) {
 		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "http://localhost:4317"},
 		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, "http://localhost:4317"},
 		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, ""},
-		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": ""}, ""},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": ""}, "http://localhost:4318"}, // empty is unset
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"}, "http://localhost:4318"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_CERTIFICATE": "/etc/ca.pem"}, ""},
 		{map[string]string{"OTEL_EXPORTER_OTLP_INSECURE": "false"}, ""},
 		{map[string]string{"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc"}, ""},
 	}
 	for _, tt := range tests {
-		lookup := func(name string) (string, bool) {
-			v, ok := tt.env[name]
-			return v, ok
-		}
-		if got := defaultOTLPEndpoint(lookup); got != tt.want {
+		if got := defaultOTLPEndpoint(func(name string) string { return tt.env[name] }); got != tt.want {
 			t.Errorf("%v: %q, want %q", tt.env, got, tt.want)
 		}
 	}

@@ -30,6 +30,11 @@ expectFailure() {
 	if out=$(cd "$tree" && go test -count=1 -run "^${test}\$" "./$pkg/" 2>&1); then
 		echo "NOT CAUGHT  $name: $test passed without the guard"
 		failed=1
+	elif ! grep -q -- "--- FAIL: $test" <<<"$out"; then
+		# Not a failing test: the mutation did not build, or the run broke.
+		echo "BROKEN      $name: $test did not run to a failure without the guard"
+		tail -n 20 <<<"$out"
+		failed=1
 	else
 		local why
 		why=$(grep -m1 -E '_test\.go:[0-9]+:' <<<"$out" | sed -E 's/^[[:space:]]+//' || true)

@@ -71,6 +71,31 @@ func (b Backends) alerts(ctx context.Context) ([]Alert, error) {
 	return out.Data.Alerts, nil
 }
 
+// youngestUptime is how long the youngest process of service has run, from
+// process_uptime_seconds; ok is false while Prometheus has none of it.
+func (b Backends) youngestUptime(ctx context.Context, service string) (uptime time.Duration, ok bool, err error) {
+	var out struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	q := url.Values{"query": {fmt.Sprintf(`min(process_uptime_seconds{service_name=%q})`, service)}}
+	if err := b.get(ctx, b.Prometheus, "/api/v1/query", q, &out); err != nil {
+		return 0, false, err
+	}
+	if len(out.Data.Result) == 0 {
+		return 0, false, nil
+	}
+	text, _ := out.Data.Result[0].Value[1].(string)
+	seconds, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("process_uptime_seconds of %s: %q", service, text)
+	}
+	return time.Duration(seconds * float64(time.Second)), true, nil
+}
+
 // ruleNames lists the alerting rules Prometheus has loaded.
 func (b Backends) ruleNames(ctx context.Context) (map[string]bool, error) {
 	var out struct {

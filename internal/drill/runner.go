@@ -209,6 +209,13 @@ func runOneLocked(ctx context.Context, cfg Config, d Drill, fileMu *sync.Mutex) 
 		logf("%s", r.Problem)
 		return r
 	}
+	if d.MinUptime > 0 {
+		if err := waitUptime(ctx, cfg, d, logf); err != nil {
+			r.Problem = err.Error()
+			logf("%s", r.Problem)
+			return r
+		}
+	}
 	var restore func() error
 	if d.Target != nil {
 		var err error
@@ -315,6 +322,30 @@ func waitAlert(ctx context.Context, cfg Config, d Drill, firing bool, timeout ti
 		}
 		if time.Now().After(deadline) {
 			return lastErr
+		}
+		if service.Sleep(ctx, cfg.Poll) != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// waitUptime waits until every process of the drill's service has run
+// d.MinUptime, for at most that long and a minute more.
+func waitUptime(ctx context.Context, cfg Config, d Drill, logf func(string, ...any)) error {
+	svc := d.Labels["service_name"]
+	deadline := time.Now().Add(d.MinUptime + time.Minute)
+	logged := false
+	for {
+		uptime, ok, err := cfg.Backends.youngestUptime(ctx, svc)
+		if err == nil && ok && uptime >= d.MinUptime {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s's processes are not %s old after waiting %s (youngest %s, %v)", svc, d.MinUptime, d.MinUptime+time.Minute, uptime.Round(time.Second), err)
+		}
+		if !logged && ok {
+			logf("waiting for %s's processes to be %s old (%s's alert ignores younger ones): youngest %s", svc, d.MinUptime, d.Alert, uptime.Round(time.Second))
+			logged = true
 		}
 		if service.Sleep(ctx, cfg.Poll) != nil {
 			return ctx.Err()

@@ -263,7 +263,8 @@ func (h *harness) startShop(ctx context.Context, s *shop, base int) error {
 		// One load generator on one address is many shoppers, and bcrypt at its
 		// production cost would make checkout a benchmark of password hashing;
 		// the closed model's 32 shoppers signing in at once would fill the
-		// hashing queue of one worker (16 waiting, then 503 busy).
+		// hashing queue of the default single worker on 2 cores (16 waiting,
+		// then 503 busy).
 		"RATE_LIMIT_RPS=0", "LOGIN_RATE_LIMIT_RPS=0", "BCRYPT_COST=4", "BCRYPT_WORKERS=4",
 	}
 	if s.variant.exports != exportNowhere {

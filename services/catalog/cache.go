@@ -69,7 +69,8 @@ func cachedJSON[T any](ctx context.Context, c *cache, key string, ttl time.Durat
 	switch {
 	case err == nil:
 		// What the shop wrote; a value that is not JSON (written by hand, cut
-		// short) is reloaded rather than served.
+		// short) is reloaded rather than served. A value of another shape is
+		// not caught here: a change of shape takes a new key (as categories did).
 		if json.Valid(b) {
 			c.requests.Add(ctx, 1, c.hit)
 			return b, nil
@@ -109,17 +110,6 @@ func cachedJSON[T any](ctx context.Context, c *cache, key string, ttl time.Durat
 		}
 		return res.Val.([]byte), nil
 	}
-}
-
-// readThrough is cachedJSON decoded, for a handler that must change the value
-// before it answers.
-func readThrough[T any](ctx context.Context, c *cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
-	var v T
-	b, err := cachedJSON(ctx, c, key, ttl, load)
-	if err != nil {
-		return v, err
-	}
-	return v, json.Unmarshal(b, &v)
 }
 
 // invalidate drops a changed product and every cached listing, which may include it.

@@ -47,7 +47,7 @@ func testCache(t *testing.T) (*cache, *redis.Client) {
 // Readers waiting on the same missing key share one load; when the first of them
 // goes away, the load goes on and the others get its result (they used to get
 // 500 "context canceled").
-func TestReadThrough_FirstCallerLeaving_OthersServed(t *testing.T) {
+func TestCachedJSON_FirstCallerLeaving_OthersServed(t *testing.T) {
 	c, _ := testCache(t)
 	key := c.listKey("shared")
 
@@ -64,14 +64,18 @@ func TestReadThrough_FirstCallerLeaving_OthersServed(t *testing.T) {
 	first, leave := context.WithCancel(context.Background())
 	firstDone := make(chan error, 1)
 	go func() {
-		_, err := readThrough(first, c, key, time.Minute, load)
+		_, err := cachedJSON(first, c, key, time.Minute, load)
 		firstDone <- err
 	}()
 	<-started
 	secondDone := make(chan Page, 1)
 	secondErr := make(chan error, 1)
 	go func() {
-		p, err := readThrough(context.Background(), c, key, time.Minute, load)
+		var p Page
+		b, err := cachedJSON(context.Background(), c, key, time.Minute, load)
+		if err == nil {
+			err = json.Unmarshal(b, &p)
+		}
 		secondDone <- p
 		secondErr <- err
 	}()

@@ -112,26 +112,38 @@ func (s *server) handleGet() http.Handler {
 		if err != nil {
 			return err
 		}
-		s.trending.record(ctx, id)
-		_, promotionBroken := s.faults.productErrors.Eval(ctx, flags.Subject{ProductID: id})
-		related, relatedHog := s.faults.relatedHog.On(ctx)
-		if !promotionBroken && !relatedHog {
-			httpx.WriteEncodedJSON(w, http.StatusOK, encoded)
-			return nil
+		// The cached bytes are the answer unless a fault changes it; only then
+		// is the product decoded.
+		var p *Product
+		decode := func() error {
+			if p != nil {
+				return nil
+			}
+			p = new(Product)
+			return json.Unmarshal(encoded, p)
 		}
-		var p Product
-		if err := json.Unmarshal(encoded, &p); err != nil {
-			return err
-		}
-		if promotionBroken {
-			if p, err = applyPromotion(p, malformedPromotion); err != nil {
+		if _, on := s.faults.productErrors.Eval(ctx, flags.Subject{ProductID: id}); on {
+			if err := decode(); err != nil {
 				return err
 			}
+			promoted, err := applyPromotion(*p, malformedPromotion)
+			if err != nil {
+				return err
+			}
+			*p = promoted
 		}
-		if relatedHog {
-			p.Related = relatedProducts(ctx, s.tracer, p, related.Amount)
+		if v, on := s.faults.relatedHog.On(ctx); on {
+			if err := decode(); err != nil {
+				return err
+			}
+			p.Related = relatedProducts(ctx, s.tracer, *p, v.Amount)
 		}
-		httpx.WriteJSON(w, http.StatusOK, p)
+		s.trending.record(ctx, id)
+		if p == nil {
+			httpx.WriteEncodedJSON(w, http.StatusOK, encoded)
+		} else {
+			httpx.WriteJSON(w, http.StatusOK, p)
+		}
 		return nil
 	})
 }

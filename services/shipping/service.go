@@ -32,8 +32,11 @@ var Service = service.Definition{
 			Queue:       env.String("SHIPPING_QUEUE", "shipping.order-placed"),
 			MaxAttempts: env.Int("SHIPPING_MAX_ATTEMPTS", 5, 1, 100),
 			RetryDelay:  env.PositiveDuration("SHIPPING_RETRY_DELAY", time.Second),
-			Prefetch:    32,
-			Workers:     4,
+			// Two messages a worker: more would sit unacknowledged in this
+			// process, where the queue's depth (the backlog alert) cannot see
+			// them and another replica cannot take them.
+			Prefetch: 8,
+			Workers:  4,
 		}
 		return service.With(run, sub)
 	},
