@@ -30,7 +30,7 @@ func (b *board) alertSignalsRow(svc string) *board {
 		{"ShopDatabaseQueriesSlow", "PostgreSQL query p99, 2m (alert above 50 ms)", "s",
 			orZero("histogram_quantile(0.99, sum by (le) (rate(" + sel("db_client_operation_duration_seconds_bucket", svc) + "[2m])))"), "p99", 0.05, false,
 			"otelpgx's db.client.operation.duration over every statement of the service."},
-		{"ShopRepeatedQueries", "Most repeated statement per request, p90 by route (alert from 5)", "short",
+		{"ShopRepeatedQueries", "Most repeated statement per request, p90 by route (alert above 2)", "short",
 			orZero("histogram_quantile(0.9, sum by (http_route, le) (rate(" + sel("shop_db_statement_repeats_bucket", svc) + "[2m])))"), "{{http_route}}", 5, false,
 			"shop.db.statement_repeats: per request, how often its most repeated SQL statement ran. N+1 queries show as a route far above 1."},
 		{"ShopDatabasePoolExhausted", "PostgreSQL pool: mean wait for a connection, 2m (alert above 10 ms)", "s",

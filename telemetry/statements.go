@@ -29,6 +29,10 @@ func CountStatement(ctx context.Context, sql string) {
 	if !ok {
 		return
 	}
+	switch sql {
+	case "begin", "commit", "rollback": // pgx's transaction statements: a request's transactions are not a loop's queries
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range c.n {

@@ -140,21 +140,24 @@ var Catalogue = []Drill{
 			}}},
 	{Fault: "ordersPoolExhausted", Variant: "1-left", Kind: KindSaturation,
 		Alert: "ShopDatabasePoolExhausted", Labels: map[string]string{"service_name": "orders"},
-		Evidence: SpanEvidence{Service: "orders", Operation: "POST /v1/checkout", Search: Search{MinDuration: 100 * time.Millisecond},
-			What: "spent most of its time outside every child span (waiting for a connection)", Check: func(t Trace, s Span) (string, bool) {
-				var inChildren time.Duration
-				for _, c := range t.Children(s.SpanID) {
-					inChildren += c.Took()
+		Evidence: SpanEvidence{Service: "orders", Operation: "export daily sales",
+			What: "began a transaction and never ended it (its connection stays checked out)", Check: func(t Trace, s Span) (string, bool) {
+				began, ended := 0, 0
+				for _, d := range t.Descendants(s.SpanID) {
+					switch q := strings.ToLower(d.Tag("db.query.text")); {
+					case strings.HasPrefix(q, "begin"):
+						began++
+					case q == "commit", q == "rollback":
+						ended++
+					}
 				}
-				idle := s.Took() - inChildren
-				return fmt.Sprintf("took %s, %s of it in no child span", s.Took().Round(time.Millisecond), idle.Round(time.Millisecond)),
-					s.Took() >= 100*time.Millisecond && idle*2 > s.Took()
+				return fmt.Sprintf("began %d transaction(s), ended %d", began, ended), began > ended
 			}}},
 	{Fault: "ordersOutboxStall", Variant: "on", Kind: KindBacklog,
 		Alert: "ShopOutboxBehind", Labels: map[string]string{"service_name": "orders"},
 		Evidence: AllOf{
 			LogEvidence{Service: "orders", Contains: "RabbitMQ connection is blocked"},
-			SpanEvidence{Service: "orders", Operation: "POST /v1/checkout",
+			SpanEvidence{Service: "orders", Operation: "POST /v1/checkout", Search: Search{OlderThan: 30 * time.Second},
 				What: "placed its order 30 s ago or more, and its trace stops at the outbox", Check: func(t Trace, s Span) (string, bool) {
 					started := time.UnixMicro(s.StartTime)
 					for _, o := range t.Spans {

@@ -163,6 +163,7 @@ func TestFaults_EachChangesItsService(t *testing.T) {
 		}
 	})
 	run("ordersPoolExhausted", func(t *testing.T) {
+		since := time.Now()
 		on(t, "ordersPoolExhausted", "1-left")
 		shoptest.Eventually(t, 5*time.Second, func() error {
 			acquired, max := gauge(s.Metrics(t, "orders"), "pgxpool.acquired_connections"), gauge(s.Metrics(t, "orders"), "pgxpool.max_connections")
@@ -171,6 +172,33 @@ func TestFaults_EachChangesItsService(t *testing.T) {
 			}
 			return nil
 		})
+		// Each leaked connection's trace: the job's span, a begin under it, and
+		// no commit or rollback.
+		spans := spansOf(t, s, "orders", since)
+		jobTraces := map[string]bool{}
+		for _, sp := range spans {
+			if sp.Name() == "export daily sales" {
+				jobTraces[sp.SpanContext().TraceID().String()] = true
+			}
+		}
+		jobs, begins, ends := len(jobTraces), 0, 0
+		for _, sp := range spans {
+			if !jobTraces[sp.SpanContext().TraceID().String()] {
+				continue
+			}
+			for _, kv := range sp.Attributes() {
+				switch q := strings.ToLower(kv.Value.AsString()); {
+				case kv.Key != "db.query.text":
+				case strings.HasPrefix(q, "begin"):
+					begins++
+				case q == "commit", q == "rollback":
+					ends++
+				}
+			}
+		}
+		if jobs == 0 || begins < jobs || ends > 0 {
+			t.Errorf("%d job spans, %d begins and %d commits or rollbacks since the fault went on; want a begin per job and no end", jobs, begins, ends)
+		}
 	})
 	run("ordersOutboxStall", func(t *testing.T) {
 		on(t, "ordersOutboxStall", "on")

@@ -35,8 +35,11 @@ func Open(ctx context.Context, url string, tel *telemetry.Telemetry) (*redis.Cli
 // that makes its client with options of its own (the gateway's shared rate limits).
 func Instrument(rdb *redis.Client, tel *telemetry.Telemetry) error {
 	// Statements stay off spans: their arguments are keys and values (cart contents,
-	// cached JSON), which are noise at best and personal at worst.
-	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tel.TracerProvider), redisotel.WithDBStatement(false)); err != nil {
+	// cached JSON), which are noise at best and personal at worst. The caller's file
+	// and line stay off too: they cost a runtime.Callers walk per command, and the
+	// span's parent already says which handler sent it.
+	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tel.TracerProvider),
+		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
 		return fmt.Errorf("redis tracing: %w", err)
 	}
 	if err := redisotel.InstrumentMetrics(rdb, redisotel.WithMeterProvider(tel.MeterProvider), redisotel.WithSemConvCompliantMetrics(true)); err != nil {

@@ -6,6 +6,7 @@ package resilience
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -91,9 +92,13 @@ func (g *Guard) RetryStorm(fault *flags.Fault) { g.storm = fault }
 
 // Do calls fn through the breaker, retrying while retryable says so; it never
 // retries a refusal of the open breaker (nothing was sent, and the breaker is
-// open because retrying does not help).
+// open because retrying does not help). It answers ErrOpen only when nothing was
+// sent at all: a retry refused after an attempt went out answers that attempt's
+// error, for a caller told "nothing was sent" would not look for what the attempt
+// did (a charge landing after its caller gave up).
 func (g *Guard) Do(ctx context.Context, retryable func(error) bool, fn func(context.Context) error) error {
 	sent := 0
+	var lastSent error
 	attempt := func(ctx context.Context, timeout time.Duration) error {
 		if sent++; sent == 1 {
 			g.attempts.Add(ctx, 1, g.first)
@@ -105,7 +110,8 @@ func (g *Guard) Do(ctx context.Context, retryable func(error) bool, fn func(cont
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
 		}
-		return fn(ctx)
+		lastSent = fn(ctx)
+		return lastSent
 	}
 	call := func(ctx context.Context) error { return attempt(ctx, g.timeout) }
 	if v, on := g.storm.On(ctx); on {
@@ -114,11 +120,15 @@ func (g *Guard) Do(ctx context.Context, retryable func(error) bool, fn func(cont
 			return inner.Do(ctx, retryable, func(ctx context.Context) error { return attempt(ctx, v.Delay.D()) })
 		}
 	}
-	return g.retry.Do(ctx, func(err error) bool { return !errors.Is(err, ErrOpen) && retryable(err) },
+	err := g.retry.Do(ctx, func(err error) bool { return !errors.Is(err, ErrOpen) && retryable(err) },
 		func(ctx context.Context) error {
 			_, err := g.breaker.Execute(func() (struct{}, error) { return struct{}{}, call(ctx) })
 			return err
 		})
+	if sent > 0 && errors.Is(err, ErrOpen) {
+		return fmt.Errorf("%w (the retry was then refused: the circuit breaker opened)", lastSent)
+	}
+	return err
 }
 
 // Never retries nothing: for calls that are not idempotent.

@@ -104,6 +104,26 @@ func TestGuard_BreakerOpensOnFailuresOnly(t *testing.T) {
 	}
 }
 
+// A retry the breaker refuses after an attempt went out answers that attempt's
+// error, not ErrOpen: the attempt may have done its work (a charge that landed
+// after its caller gave up), and ErrOpen tells callers nothing was sent.
+func TestGuard_RefusedRetryAfterASentAttemptIsNotErrOpen(t *testing.T) {
+	g := newTestGuard(t)
+	ctx := context.Background()
+	for range 4 {
+		_ = g.Do(ctx, retryable, func(context.Context) error { return errFlaky })
+	}
+	g.retry = Retry{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}
+	ran := 0
+	err := g.Do(ctx, retryable, func(context.Context) error { ran++; return errFlaky })
+	if ran != 1 {
+		t.Fatalf("the fifth failure should open the breaker and refuse the retries; ran %d times", ran)
+	}
+	if errors.Is(err, ErrOpen) || !errors.Is(err, errFlaky) {
+		t.Errorf("err %v; want the sent attempt's error, and not ErrOpen", err)
+	}
+}
+
 // Each attempt gets its own deadline.
 func TestGuard_DeadlinePerAttempt(t *testing.T) {
 	g := newTestGuard(t)

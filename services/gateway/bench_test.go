@@ -123,7 +123,7 @@ func benchRequestsWith(b *testing.B, do func(r *rand.Rand, timed func(func() int
 // flood-one-address: the limits as shipped, the flood from one address (the
 // gateway's per-address login limit answers most at once). flood-unlimited: no
 // gateway limit, as from many addresses: what bounds the flood then is users'
-// bcrypt pool (flood-unlimited-no-pool takes that bound away too).
+// bcrypt pool and its CPU budget (flood-unlimited-no-pool takes both away).
 //
 //	go test -run '^$' -bench CategoriesUnderLoginFlood -benchtime 10s ./services/gateway/
 func BenchmarkGateway_CategoriesUnderLoginFlood(b *testing.B) {
@@ -136,7 +136,7 @@ func BenchmarkGateway_CategoriesUnderLoginFlood(b *testing.B) {
 		{"flood-one-address", true, map[string]string{"LOGIN_RATE_LIMIT_RPS": "5", "LOGIN_RATE_LIMIT_BURST": "20"}},
 		{"flood-unlimited", true, nil},
 		// The same without the pool's bound, for comparison: what the flood did before.
-		{"flood-unlimited-no-pool", true, map[string]string{"BCRYPT_WORKERS": "64"}},
+		{"flood-unlimited-no-pool", true, map[string]string{"BCRYPT_WORKERS": "64", "BCRYPT_CPU_SHARE": "1"}},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
 			env := map[string]string{"BCRYPT_COST": "10"}

@@ -79,7 +79,7 @@ func run(ctx context.Context, rt service.Runtime, cfg Config) error {
 	var wg sync.WaitGroup
 	bg, stopBackground := context.WithCancel(ctx)
 	wg.Go(func() { relay.run(bg, cfg.RelayInterval) })
-	wg.Go(func() { holdConnections(bg, db, rt.Fault(faultPoolExhausted)) })
+	wg.Go(func() { holdConnections(bg, db, rt.Fault(faultPoolExhausted), tel.Tracer(scope)) })
 	wg.Go(func() {
 		service.Every(bg, max(cfg.PendingTimeout/4, time.Second), nil, func(ctx context.Context) {
 			checkout.sweep(ctx, cfg.PendingTimeout)

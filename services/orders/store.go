@@ -95,11 +95,15 @@ func (s store) createPending(ctx context.Context, o *Order) error {
 		if err != nil {
 			return fmt.Errorf("insert order: %w", err)
 		}
-		for _, it := range o.Items {
-			if _, err := tx.Exec(ctx, `INSERT INTO order_items (order_id, product_id, quantity, price_cents) VALUES ($1, $2, $3, $4)`,
-				o.ID, it.ProductID, it.Quantity, it.PriceCents); err != nil {
-				return fmt.Errorf("insert order item: %w", err)
-			}
+		// One statement for every item: a statement per item would be the N+1
+		// pattern that ShopRepeatedQueries looks for.
+		products, quantities, prices := make([]string, len(o.Items)), make([]int32, len(o.Items)), make([]int64, len(o.Items))
+		for i, it := range o.Items {
+			products[i], quantities[i], prices[i] = it.ProductID, int32(it.Quantity), it.PriceCents
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO order_items (order_id, product_id, quantity, price_cents)
+			SELECT $1, * FROM unnest($2::text[], $3::integer[], $4::bigint[])`, o.ID, products, quantities, prices); err != nil {
+			return fmt.Errorf("insert order items: %w", err)
 		}
 		return nil
 	})

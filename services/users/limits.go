@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/time/rate"
 )
 
 // Guessing a password is bounded per account: after a few failures in a row the
@@ -69,22 +70,42 @@ func (t throttle) succeeded(ctx context.Context, email string) error {
 // errBusy: so many hashes wait already that this one would wait too long.
 var errBusy = errors.New("too many password checks waiting")
 
-// hashers runs bcrypt on a bounded number of goroutines at once and lets a
-// bounded number wait: a flood of logins or registrations queues here instead of
-// taking every core.
+// hashers runs bcrypt on a bounded number of goroutines at once, within a budget
+// of CPU time, and lets a bounded number wait: a flood of logins or registrations
+// queues here instead of taking the cores from every other route. The pool alone
+// bounds the cores bcrypt holds at once, not the share of time: one worker busy
+// without a pause is half of two cores, and the other routes' latency doubles. The
+// budget caps that share, whatever number of clients the flood comes from.
 type hashers struct {
 	slots      chan struct{}
 	waiting    atomic.Int64
 	maxWaiting int64
+
+	budget   *rate.Limiter // tokens are microseconds of hashing
+	estimate atomic.Int64  // what one hash takes, in microseconds: a moving average
+	maxWait  time.Duration // longest wait for the budget before a hash is refused
 }
 
-func newHashers(workers int) *hashers {
-	return &hashers{slots: make(chan struct{}, workers), maxWaiting: int64(16 * workers)}
+// newHashers returns hashers of workers goroutines whose hashing may take share of
+// cores (say 0.3 of 2) on average; one hash is first expected to take perHash.
+func newHashers(workers int, share float64, cores int, perHash time.Duration) *hashers {
+	perSecond := share * float64(cores) * 1e6
+	perHashUS := max(int64(perHash/time.Microsecond), 1)
+	// The burst lets a few hashes run at once after a quiet while, and must hold one
+	// hash however slow the cost makes it.
+	burst := int(max(perSecond/4, float64(4*perHashUS)))
+	h := &hashers{slots: make(chan struct{}, workers), maxWaiting: int64(16 * workers),
+		budget: rate.NewLimiter(rate.Limit(perSecond), burst), maxWait: time.Second}
+	h.estimate.Store(perHashUS)
+	return h
 }
 
 // saturated says whether a hash asked for now would be refused: checked before
 // any other work of a login, so a flood costs as little as possible.
-func (h *hashers) saturated() bool { return h.waiting.Load() >= h.maxWaiting }
+func (h *hashers) saturated() bool {
+	short := float64(h.estimate.Load()) - h.budget.TokensAt(time.Now()) // what one more hash lacks
+	return h.waiting.Load() >= h.maxWaiting || short > float64(h.budget.Limit())*h.maxWait.Seconds()
+}
 
 func (h *hashers) do(ctx context.Context, fn func()) error {
 	if h.waiting.Add(1) > h.maxWaiting {
@@ -92,12 +113,34 @@ func (h *hashers) do(ctx context.Context, fn func()) error {
 		return errBusy
 	}
 	defer h.waiting.Add(-1)
+	want := h.estimate.Load()
+	turn := h.budget.ReserveN(time.Now(), int(want))
+	if !turn.OK() || turn.Delay() > h.maxWait {
+		turn.Cancel()
+		return errBusy
+	}
+	if wait := turn.Delay(); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			turn.Cancel()
+			return ctx.Err()
+		}
+	}
 	select {
 	case h.slots <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	defer func() { <-h.slots }()
+	start := time.Now()
 	fn()
+	took := max(int64(time.Since(start)/time.Microsecond), 1)
+	if took > want {
+		h.budget.ReserveN(time.Now(), int(min(took-want, int64(h.budget.Burst())))) // the rest of the bill
+	}
+	h.estimate.Store((7*want + took) / 8)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/mail"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -45,12 +46,13 @@ type server struct {
 
 func newServer(st store, keys *keyring, cl *clients, guard auth.Guard, cfg Config, tel *telemetry.Telemetry) *server {
 	meter := tel.Meter(scope)
-	s := &server{store: st, keys: keys, clients: cl, auth: guard, limits: throttle{st.db}, hashers: newHashers(cfg.BcryptWorkers),
-		cfg: cfg, tel: tel, tracer: tel.Tracer(scope)}
+	s := &server{store: st, keys: keys, clients: cl, auth: guard, limits: throttle{st.db}, cfg: cfg, tel: tel, tracer: tel.Tracer(scope)}
 	s.registrations, _ = meter.Int64Counter("shop.users.registrations", metric.WithDescription("Accounts registered."))
 	s.logins, _ = meter.Int64Counter("shop.users.logins", metric.WithDescription("Login attempts, by outcome (accepted, rejected, locked)."))
 	s.tokensIssued, _ = meter.Int64Counter("shop.users.service_tokens", metric.WithDescription("Service tokens issued, by outcome (issued, refused)."))
+	start := time.Now()
 	s.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), cfg.BcryptCost)
+	s.hashers = newHashers(cfg.BcryptWorkers, cfg.BcryptCPUShare, runtime.GOMAXPROCS(0), time.Since(start))
 	return s
 }
 

@@ -28,6 +28,11 @@ type Config struct {
 	// BcryptWorkers bound the hashes computed at once, so that a flood of logins
 	// cannot take every core from the other routes.
 	BcryptWorkers int
+	// BcryptCPUShare is the share of the process's cores (GOMAXPROCS) that hashing
+	// may take on average: the bound on what a flood from any number of clients
+	// costs the other routes. Beyond it, logins and registrations wait up to a
+	// second, then are refused as busy (503).
+	BcryptCPUShare float64
 }
 
 // Service is the users service as the registry lists it.
@@ -41,6 +46,9 @@ var Service = service.Definition{
 			KeyRotation:   env.PositiveDuration("KEY_ROTATION", 30*24*time.Hour),
 			BcryptCost:    env.Int("BCRYPT_COST", 10, 4, 14),
 			BcryptWorkers: env.Int("BCRYPT_WORKERS", max(1, runtime.GOMAXPROCS(0)/2), 1, 64),
+			// 0.3 of 2 cores is 10 hashes a second at cost 10: twice what the drills'
+			// load of 12 sessions a second asks for.
+			BcryptCPUShare: env.Float("BCRYPT_CPU_SHARE", 0.3, 0.01, 1),
 		})
 	},
 }

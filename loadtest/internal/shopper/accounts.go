@@ -15,7 +15,7 @@ import (
 // account is a shopper's credentials.
 type account struct {
 	email, password, name string
-	hasOrders             bool
+	orders                int // placed in this run
 }
 
 // accounts makes the run's shopper accounts and lends the registered ones to sessions
@@ -49,7 +49,10 @@ func (a *accounts) create(rng *mrand.Rand) *account {
 	}
 }
 
-// take lends an idle account, preferring one with orders when asked.
+// take lends an idle account. Asked for one with orders, it prefers the most
+// frequent buyer of a few drawn at random: the shoppers who look at their orders
+// are mostly the ones who buy often, so order lists get long, as they do in a shop
+// that has run for a while.
 func (a *accounts) take(r *mrand.Rand, wantOrders bool) (*account, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -58,10 +61,14 @@ func (a *accounts) take(r *mrand.Rand, wantOrders bool) (*account, bool) {
 	}
 	i := r.IntN(len(a.idle))
 	if wantOrders {
-		for j := range a.idle {
-			if k := (i + j) % len(a.idle); a.idle[k].hasOrders {
+		for range 3 {
+			if k := r.IntN(len(a.idle)); a.idle[k].orders > a.idle[i].orders {
 				i = k
-				break
+			}
+		}
+		for j := 0; a.idle[i].orders == 0 && j < len(a.idle); j++ {
+			if k := (i + j) % len(a.idle); a.idle[k].orders > 0 {
+				i = k
 			}
 		}
 	}

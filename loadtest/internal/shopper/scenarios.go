@@ -390,7 +390,7 @@ func buy(s *session) error {
 	if err != nil || id == "" {
 		return err // "" is 409: sold out, which the shopper accepts
 	}
-	s.account.hasOrders = true
+	s.account.orders++
 	if err := s.do(gateway.GetOrder(s.token, id)); err != nil {
 		return err
 	}
