@@ -74,8 +74,9 @@ var errBusy = errors.New("too many password checks waiting")
 // of CPU time, and lets a bounded number wait: a flood of logins or registrations
 // queues here instead of taking the cores from every other route. The pool alone
 // bounds the cores bcrypt holds at once, not the share of time: one worker busy
-// without a pause is half of two cores, and the other routes' latency doubles. The
-// budget caps that share, whatever number of clients the flood comes from.
+// without a pause is half of two cores. The budget caps that share, whatever
+// number of clients the flood comes from (on two cores, 17 hashes a second fell to
+// 10); it does not keep the other routes' p99 within 2× (README, login flood).
 type hashers struct {
 	slots      chan struct{}
 	waiting    atomic.Int64
