@@ -70,6 +70,9 @@ func TestDashboards_EveryPanelHasData(t *testing.T) {
 						t.Errorf("%s / %s: query on datasource %q, which this test cannot run", text(d.Title), text(panel.Title), ds.UID)
 						continue
 					}
+					if !browsersRan() && strings.Contains(query.Expr, `"storefront"`) {
+						continue // fed by the browser tests, skipped on this machine
+					}
 					for _, assignment := range vars.combinations(query.Expr) {
 						expr, err := expand(query.Expr, assignment, vars.multi, p)
 						if err != nil {
