@@ -286,7 +286,9 @@ type Search struct {
 // search returns the traces Jaeger finds in [start, end].
 func (b Backends) search(ctx context.Context, s Search, start, end time.Time) ([]Trace, error) {
 	if s.OlderThan > 0 {
-		end = minTime(end, time.Now().Add(-s.OlderThan))
+		if latest := time.Now().Add(-s.OlderThan); latest.Before(end) {
+			end = latest
+		}
 		if !end.After(start) {
 			return nil, nil
 		}
@@ -348,11 +350,4 @@ func (b Backends) logLines(ctx context.Context, query string, start, end time.Ti
 		}
 	}
 	return lines, nil
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

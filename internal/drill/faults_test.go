@@ -187,8 +187,10 @@ func TestFaults_EachChangesItsService(t *testing.T) {
 				continue
 			}
 			for _, kv := range sp.Attributes() {
+				if kv.Key != "db.query.text" {
+					continue
+				}
 				switch q := strings.ToLower(kv.Value.AsString()); {
-				case kv.Key != "db.query.text":
 				case strings.HasPrefix(q, "begin"):
 					begins++
 				case q == "commit", q == "rollback":

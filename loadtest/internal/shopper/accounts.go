@@ -66,9 +66,12 @@ func (a *accounts) take(r *mrand.Rand, wantOrders bool) (*account, bool) {
 				i = k
 			}
 		}
-		for j := 0; a.idle[i].orders == 0 && j < len(a.idle); j++ {
-			if k := (i + j) % len(a.idle); a.idle[k].orders > 0 {
-				i = k
+		if a.idle[i].orders == 0 { // no draw has bought yet: the next one that has
+			for j := range a.idle {
+				if k := (i + j) % len(a.idle); a.idle[k].orders > 0 {
+					i = k
+					break
+				}
 			}
 		}
 	}
