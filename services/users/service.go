@@ -46,8 +46,9 @@ var Service = service.Definition{
 			KeyRotation:   env.PositiveDuration("KEY_ROTATION", 30*24*time.Hour),
 			BcryptCost:    env.Int("BCRYPT_COST", 10, 4, 14),
 			BcryptWorkers: env.Int("BCRYPT_WORKERS", max(1, runtime.GOMAXPROCS(0)/2), 1, 64),
-			// 0.3 of 2 cores is 10 hashes a second at cost 10: twice what the drills'
-			// load of 12 sessions a second asks for.
+			// 0.3 of 2 cores is about 10 hashes a second at cost 10 (measured under a
+			// flood), some twice what the drills' 12 sessions a second ask for by the
+			// load's scenario mix (about half a sign-in per session).
 			BcryptCPUShare: env.Float("BCRYPT_CPU_SHARE", 0.3, 0.01, 1),
 		})
 	},
