@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/otelshop/shop/internal/composefile"
 	"github.com/otelshop/shop/internal/shoptest"
+	"github.com/otelshop/shop/internal/standin"
 )
 
 // The Jaeger UI's links (compose.yaml's jaeger-ui config) are built here for real
@@ -101,7 +101,7 @@ func TestJaegerUILinks_SpanToItsProfileAndTraceToItsLogs(t *testing.T) {
 		logQL := parseLogQL(t, q.Expr)
 		selected, ofTrace := 0, 0
 		for _, r := range records {
-			if r.traceID == traceID {
+			if r.Metadata["trace_id"] == traceID {
 				ofTrace++
 			}
 			if logQL.matches(r) {
@@ -490,67 +490,25 @@ func profiledSpan(t *testing.T) (traceWithTags, spanWithTags) {
 	return traceWithTags{}, spanWithTags{}
 }
 
-// logRecord is an exported log record with what Loki indexes it by.
-type logRecord struct {
-	labels  map[string]string // resource attributes as Loki's OTLP endpoint names them
-	traceID string            // structured metadata trace_id
-}
-
-// exportedLogs reads the log records the collector wrote (Loki's stand-in).
-func exportedLogs(t *testing.T) []logRecord {
+// exportedLogs reads the log records the collector wrote, as Loki's stand-in
+// holds them: labelled by resource attribute, trace_id in structured metadata.
+func exportedLogs(t *testing.T) []standin.Record {
 	t.Helper()
-	f, err := os.Open(platform.LogsFile)
+	records, err := (&standin.Logs{File: platform.LogsFile}).Records()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []logRecord
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		var batch struct {
-			ResourceLogs []struct {
-				Resource struct {
-					Attributes []struct {
-						Key   string `json:"key"`
-						Value struct {
-							StringValue string `json:"stringValue"`
-						} `json:"value"`
-					} `json:"attributes"`
-				} `json:"resource"`
-				ScopeLogs []struct {
-					LogRecords []struct {
-						TraceID string `json:"traceId"`
-					} `json:"logRecords"`
-				} `json:"scopeLogs"`
-			} `json:"resourceLogs"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &batch); err != nil {
-			t.Fatalf("a line of %s is not OTLP JSON: %v", platform.LogsFile, err)
-		}
-		for _, rl := range batch.ResourceLogs {
-			labels := map[string]string{}
-			for _, a := range rl.Resource.Attributes {
-				labels[strings.ReplaceAll(a.Key, ".", "_")] = a.Value.StringValue
-			}
-			for _, sl := range rl.ScopeLogs {
-				for _, r := range sl.LogRecords {
-					out = append(out, logRecord{labels: labels, traceID: r.TraceID})
-				}
-			}
-		}
-	}
-	return out
+	return records
 }
 
 // loggedTraceJaegerKnows picks the trace with the most exported log records among
 // those Jaeger has.
-func loggedTraceJaegerKnows(t *testing.T, records []logRecord) string {
+func loggedTraceJaegerKnows(t *testing.T, records []standin.Record) string {
 	t.Helper()
 	count := map[string]int{}
 	for _, r := range records {
-		if r.traceID != "" {
-			count[r.traceID]++
+		if id := r.Metadata["trace_id"]; id != "" {
+			count[id]++
 		}
 	}
 	ids := make([]string, 0, len(count))
@@ -604,13 +562,12 @@ func parseLogQL(t *testing.T, expr string) logQL {
 	return q
 }
 
-func (q logQL) matches(r logRecord) bool {
-	if !q.stream.matches(r.labels) {
+func (q logQL) matches(r standin.Record) bool {
+	if !q.stream.matches(r.Labels) {
 		return false
 	}
-	metadata := map[string]string{"trace_id": r.traceID}
 	for k, v := range q.filters {
-		if metadata[k] != v {
+		if r.Metadata[k] != v {
 			return false
 		}
 	}

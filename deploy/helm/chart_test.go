@@ -185,11 +185,7 @@ func TestValues_SchemaRefusesBadValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			vals, err := chartutil.ReadValues([]byte(tt.values))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = renderChart(theChart(t), vals.AsMap(), nil)
+			err := renderValues(t, tt.values)
 			if err == nil {
 				t.Fatalf("%s: accepted", tt.values)
 			}
@@ -200,6 +196,18 @@ func TestValues_SchemaRefusesBadValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// renderValues renders the chart with the values of a YAML text and returns the
+// chart's refusal, if any.
+func renderValues(t *testing.T, values string) error {
+	t.Helper()
+	vals, err := chartutil.ReadValues([]byte(values))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = renderChart(theChart(t), vals.AsMap(), nil)
+	return err
 }
 
 // Values that pass the schema but cannot work are refused by the chart itself,
@@ -216,11 +224,7 @@ func TestValues_ChartRefusesValuesThatCannotWork(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			vals, err := chartutil.ReadValues([]byte(tt.values))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = renderChart(theChart(t), vals.AsMap(), nil)
+			err := renderValues(t, tt.values)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("%s: error %v, want one saying %q", tt.values, err, tt.want)
 			}

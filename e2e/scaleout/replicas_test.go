@@ -7,17 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/otelshop/shop/internal/service"
 )
@@ -144,7 +139,7 @@ func (r *replica) startOnce(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	for !r.answers(ctx, addr) {
+	for !r.def.Ready(ctx, addr) {
 		select {
 		case <-exited:
 			return fmt.Errorf("%s %w (see %s)", r.name(), errExited, r.log.f.Name())
@@ -162,31 +157,6 @@ func (r *replica) startOnce(ctx context.Context) error {
 	return nil
 }
 
-// answers asks the replica its readiness: /readyz over HTTP, grpc.health.v1 for gRPC.
-func (r *replica) answers(ctx context.Context, addr string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if r.def.Protocol == service.GRPC {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return false
-		}
-		defer conn.Close()
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
 // Ready says whether the replica is up and behind its balancer.
 func (r *replica) Ready() bool {
 	r.mu.Lock()
@@ -194,32 +164,37 @@ func (r *replica) Ready() bool {
 	return r.ready
 }
 
-// Kill sends SIGKILL and waits for the process to be gone; the balancer stops
-// sending it connections.
-func (r *replica) Kill() {
+// detach marks the replica not ready and takes it out of its balancer; it returns
+// its process (nil when none runs) and the channel closed when that exits.
+func (r *replica) detach() (*exec.Cmd, chan struct{}) {
 	r.mu.Lock()
 	cmd, exited := r.cmd, r.exited
 	r.ready = false
 	r.mu.Unlock()
+	if cmd != nil {
+		r.lb.set(r.index, "")
+	}
+	return cmd, exited
+}
+
+// Kill sends SIGKILL and waits for the process to be gone; the balancer stops
+// sending it connections.
+func (r *replica) Kill() {
+	cmd, exited := r.detach()
 	if cmd == nil {
 		return
 	}
 	_ = cmd.Process.Signal(syscall.SIGKILL)
-	r.lb.set(r.index, "")
 	<-exited
 	fmt.Fprintf(r.log, "=== killed %s at %s\n", r.name(), time.Now().Format(time.RFC3339Nano))
 }
 
 // Stop ends the process gracefully (SIGTERM), as at the end of the test.
 func (r *replica) Stop() {
-	r.mu.Lock()
-	cmd, exited := r.cmd, r.exited
-	r.ready = false
-	r.mu.Unlock()
+	cmd, exited := r.detach()
 	if cmd == nil {
 		return
 	}
-	r.lb.set(r.index, "")
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -178,7 +179,7 @@ func TestMetrics_ExpectedNamesAndAttributes(t *testing.T) {
 		for name, keys := range metrics {
 			sets, ok := found[name]
 			if !ok {
-				t.Errorf("%s: no metric %s (have %v)", service, name, sortedKeys(found))
+				t.Errorf("%s: no metric %s (have %v)", service, name, slices.Sorted(maps.Keys(found)))
 				continue
 			}
 			for _, key := range keys {
@@ -224,15 +225,6 @@ func checkBoundedAttributes(t *testing.T, service string, found map[string][]att
 			}
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Logs written inside a request carry its trace: on stdout as trace_id and span_id, and

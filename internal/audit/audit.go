@@ -18,7 +18,8 @@ package audit
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -125,7 +126,7 @@ func judge(s *snapshot, opts Options) Report {
 	ordersCutoff := s.ordersNow.Add(-opts.Grace)
 	inventoryCutoff := s.inventoryNow.Add(-opts.Grace)
 
-	for _, id := range sortedKeys(s.orders) {
+	for _, id := range slices.Sorted(maps.Keys(s.orders)) {
 		o := s.orders[id]
 		if o.late {
 			continue // its state is of a later moment than the others': judged at the next audit
@@ -208,7 +209,7 @@ func judge(s *snapshot, opts Options) Report {
 	}
 
 	c := checks[ChargesHaveOrders]
-	for _, key := range sortedKeys(s.charges) {
+	for _, key := range slices.Sorted(maps.Keys(s.charges)) {
 		charge := s.charges[key]
 		c.Checked++
 		id, ok := orderOfKey(key)
@@ -220,7 +221,7 @@ func judge(s *snapshot, opts Options) Report {
 	}
 
 	c = checks[HoldsHaveOrders]
-	for _, id := range sortedKeys(s.reservations) {
+	for _, id := range slices.Sorted(maps.Keys(s.reservations)) {
 		hold := s.reservations[id]
 		if hold.status == "released" {
 			continue
@@ -232,7 +233,7 @@ func judge(s *snapshot, opts Options) Report {
 	}
 
 	c = checks[ShipmentsHavePlaced]
-	for _, id := range sortedKeys(s.shipments) {
+	for _, id := range slices.Sorted(maps.Keys(s.shipments)) {
 		c.Checked++
 		o, ok := s.orders[id]
 		if !ok {
@@ -249,7 +250,7 @@ func judge(s *snapshot, opts Options) Report {
 	}
 
 	c = checks[HoldsExpire]
-	for _, id := range sortedKeys(s.reservations) {
+	for _, id := range slices.Sorted(maps.Keys(s.reservations)) {
 		hold := s.reservations[id]
 		if hold.status != "reserved" {
 			continue
@@ -261,7 +262,7 @@ func judge(s *snapshot, opts Options) Report {
 	}
 
 	c = checks[StockConserved]
-	for _, id := range sortedKeys(s.stock) {
+	for _, id := range slices.Sorted(maps.Keys(s.stock)) {
 		p := s.stock[id]
 		c.Checked++
 		if p.stocked-p.available != p.held+p.committed {
@@ -289,13 +290,4 @@ func sameItems(a, b map[string]int) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -158,10 +158,8 @@ type process struct {
 	finalUsage MemoryUsage   // the cgroup's figures at exit; valid after done is closed
 }
 
-// Start builds the tools if asked, then starts Prometheus, Jaeger and the
-// collector, in that order (each one's consumer after it), waiting until
-// each answers its health check. On error everything started is stopped.
-func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+// complete fills in the defaults and makes Root absolute.
+func (cfg *Config) complete() error {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
@@ -170,9 +168,20 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	root, err := filepath.Abs(cfg.Root)
 	if err != nil {
-		return nil, fmt.Errorf("repository root %q: %w", cfg.Root, err)
+		return fmt.Errorf("repository root %q: %w", cfg.Root, err)
 	}
 	cfg.Root = root
+	return nil
+}
+
+// Start builds the tools if asked, then starts Prometheus, Jaeger and the
+// collector, in that order (each one's consumer after it), waiting until
+// each answers its health check. On error everything started is stopped.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	if err := cfg.complete(); err != nil {
+		return nil, err
+	}
+	root := cfg.Root
 	if _, err := os.Stat(filepath.Join(root, "otel-collector.yaml")); err != nil {
 		return nil, fmt.Errorf("%s is not the shop repository root: %w", root, err)
 	}
@@ -275,18 +284,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 // no machine-wide lock: it runs only what Run and RunShop are given, on ports the
 // caller chooses, so it can run beside a local mode (cmd/overhead runs shops and
 // a collector of its own this way). Stop ends its processes.
-func Processes(cfg Config) (*Stack, error) {
-	if cfg.Log == nil {
-		cfg.Log = io.Discard
+func Processes(cfg Config) (_ *Stack, err error) {
+	if err := cfg.complete(); err != nil {
+		return nil, err
 	}
-	if cfg.ReadyTimeout == 0 {
-		cfg.ReadyTimeout = time.Minute
-	}
-	root, err := filepath.Abs(cfg.Root)
-	if err != nil {
-		return nil, fmt.Errorf("repository root %q: %w", cfg.Root, err)
-	}
-	cfg.Root = root
 	s := &Stack{cfg: cfg, exited: make(chan *process, 64), DataDir: cfg.DataDir}
 	if s.DataDir == "" {
 		if s.DataDir, err = os.MkdirTemp("", "processes-"); err != nil {

@@ -22,14 +22,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/localstack"
-	"github.com/otelshop/shop/internal/pg"
 	"github.com/otelshop/shop/internal/procfs"
 	"github.com/otelshop/shop/internal/service"
 )
@@ -712,49 +709,10 @@ func (h *harness) removeStores() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var errs []error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	for _, s := range h.shops {
-		for _, d := range app.Registry {
-			if !slices.Contains(d.Stores, service.Postgres) {
-				continue
-			}
-			wg.Go(func() {
-				if err := pg.DropDatabase(ctx, h.stores.PostgresURL, s.prefix+"_"+d.Name); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			})
-		}
-	}
-	wg.Wait()
-	if opts, err := redis.ParseURL(h.stores.RedisURL); err == nil {
-		rdb := redis.NewClient(opts)
-		for _, s := range h.shops {
-			iter := rdb.Scan(ctx, 0, s.prefix+":*", 1000).Iterator()
-			for iter.Next(ctx) {
-				rdb.Del(ctx, iter.Val())
-			}
-		}
-		rdb.Close()
-	}
-	conn, err := amqp.Dial(h.stores.RabbitURL)
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	for _, s := range h.shops {
-		queue := s.prefix + ".shipping"
-		for _, name := range []string{queue, queue + ".retry", queue + ".dlq"} {
-			_, _ = ch.QueueDelete(name, false, false, false)
-		}
-		_ = ch.ExchangeDelete(queue+".retry", false, false)
-		_ = ch.ExchangeDelete(s.prefix+".events", false, false)
+		st := h.stores
+		st.DatabasePrefix, st.KeyPrefix, st.Exchange = s.prefix+"_", s.prefix+":", s.prefix+".events"
+		errs = append(errs, app.RemoveStores(ctx, st, s.prefix+".shipping"))
 	}
 	return errors.Join(errs...)
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // DrainTimeout is how long a stopping server lets in-flight requests finish.
@@ -84,4 +86,31 @@ func Serve(ctx context.Context, logger *slog.Logger, name string, ln net.Listene
 	}
 	logger.Info("stopped", "server", name)
 	return nil
+}
+
+// Ready asks the instance of the service listening at addr (host:port) whether it
+// is ready: /readyz over HTTP, the gRPC health service for gRPC. A listener is open
+// before its service serves, so a connection alone proves nothing.
+func (d Definition) Ready(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if d.Protocol == GRPC {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"maps"
-	"net/http"
 	"net/url"
 	"slices"
 	"sync"
@@ -14,19 +12,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	amqp "github.com/rabbitmq/amqp091-go"
-	"github.com/redis/go-redis/v9"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/otelshop/shop/internal/app"
 	"github.com/otelshop/shop/internal/auth"
 	"github.com/otelshop/shop/internal/flags"
-	"github.com/otelshop/shop/internal/pg"
 	"github.com/otelshop/shop/internal/service"
 	"github.com/otelshop/shop/services/inventory"
 	"github.com/otelshop/shop/services/payments"
@@ -204,7 +196,7 @@ func (s *Shop) waitReady(t testing.TB) {
 		}
 		var still []string
 		for _, name := range pending {
-			if !s.serving(name) {
+			if d, _ := app.Lookup(name); !d.Ready(context.Background(), s.addrs[name]) {
 				still = append(still, name)
 			}
 		}
@@ -213,33 +205,6 @@ func (s *Shop) waitReady(t testing.TB) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-}
-
-// serving asks a service whether it is ready: /readyz over HTTP, the gRPC health
-// service for gRPC. Its listener is open before it serves, so a connection alone
-// proves nothing.
-func (s *Shop) serving(name string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if d, _ := app.Lookup(name); d.Protocol == service.GRPC {
-		conn, err := grpc.NewClient(s.addrs[name], grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return false
-		}
-		defer conn.Close()
-		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL[name]+"/readyz", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // Flush exports every signal buffered so far into the captures.
@@ -305,45 +270,11 @@ func (s *Shop) stop(t testing.TB) {
 func RemoveStores(st Stores, prefix, exchange, queue string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	// In parallel: each drop takes about a second on a small machine.
-	var wg sync.WaitGroup
-	errs := make(chan error, 6)
-	for _, db := range []string{"users", "catalog", "inventory", "orders", "payments", "shipping"} {
-		wg.Go(func() {
-			if err := pg.DropDatabase(ctx, st.PostgresURL, prefix+"_"+db); err != nil {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	if opts, err := redis.ParseURL(st.RedisURL); err == nil {
-		rdb := redis.NewClient(opts)
-		iter := rdb.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		rdb.Close()
-	}
-	conn, err := amqp.Dial(st.RabbitURL)
-	if err != nil {
-		return errors.Join(append(all, err)...)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return errors.Join(append(all, err)...)
-	}
-	for _, name := range []string{queue, queue + ".retry", queue + ".dlq"} {
-		_, _ = ch.QueueDelete(name, false, false, false)
-	}
-	_ = ch.ExchangeDelete(queue+".retry", false, false)
-	_ = ch.ExchangeDelete(exchange, false, false)
-	return errors.Join(all...)
+	return app.RemoveStores(ctx, service.Stores{
+		PostgresURL: st.PostgresURL, DatabasePrefix: prefix + "_",
+		RedisURL: st.RedisURL, KeyPrefix: prefix + ":",
+		RabbitURL: st.RabbitURL, Exchange: exchange,
+	}, queue)
 }
 
 // randomLetters returns n random lower-case letters: a name no other run uses

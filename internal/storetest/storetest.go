@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,4 +103,16 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// InParallel runs each function on a goroutine of its own, all released at once,
+// and waits for them: two replicas' loops racing over the same rows.
+func InParallel(fns ...func()) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Go(func() { <-start; fn() })
+	}
+	close(start)
+	wg.Wait()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
@@ -57,16 +56,6 @@ func unbalanced(t *testing.T, db *pgxpool.Pool) []string {
 	return out
 }
 
-func inParallel(fns ...func()) {
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, fn := range fns {
-		wg.Go(func() { <-start; fn() })
-	}
-	close(start)
-	wg.Wait()
-}
-
 // Two expiry loops over the same expired holds release each once: every unit comes
 // back once, and the ledger balances.
 func TestExpiry_TwoReplicas_ReleaseEachHoldOnce(t *testing.T) {
@@ -92,7 +81,7 @@ func TestExpiry_TwoReplicas_ReleaseEachHoldOnce(t *testing.T) {
 	for _, s := range servers {
 		fns = append(fns, func() { s.expireDue(ctx) })
 	}
-	inParallel(fns...)
+	storetest.InParallel(fns...)
 
 	stock, err := st.getStock(ctx, []string{"SKU-90001", "SKU-90002", "SKU-90003"})
 	if err != nil {
@@ -155,7 +144,7 @@ func TestLedger_TwoReplicasAtOnce_StockConserved(t *testing.T) {
 				}
 			})
 	}
-	inParallel(fns...)
+	storetest.InParallel(fns...)
 	if bad := unbalanced(t, db); len(bad) > 0 {
 		t.Errorf("the ledger does not balance: %v", bad)
 	}

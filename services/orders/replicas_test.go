@@ -186,17 +186,6 @@ func abandoned(t *testing.T, db *pgxpool.Pool, pay *countingPayments, stock *cou
 	return ids
 }
 
-// inParallel runs each function on a goroutine of its own, all released at once.
-func inParallel(fns ...func()) {
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, fn := range fns {
-		wg.Go(func() { <-start; fn() })
-	}
-	close(start)
-	wg.Wait()
-}
-
 // Two sweepers over the same abandoned checkouts: each checkout is claimed by one
 // of them, so its refund is looked up and its stock released once, and nothing is
 // left owed.
@@ -215,7 +204,7 @@ func TestSweeper_TwoReplicas_EachAbandonedCheckoutClaimedOnce(t *testing.T) {
 			claimed[i] = n
 		})
 	}
-	inParallel(fns...)
+	storetest.InParallel(fns...)
 
 	if claimed[0]+claimed[1] != len(ids) {
 		t.Errorf("the sweepers claimed %d and %d of %d abandoned checkouts; want each claimed once", claimed[0], claimed[1], len(ids))
@@ -271,7 +260,7 @@ func TestSettlement_TwoReplicas_OneClaimantPerOrder_LeasesExpire(t *testing.T) {
 			settled[i] = n
 		})
 	}
-	inParallel(fns...)
+	storetest.InParallel(fns...)
 
 	if settled[0]+settled[1] != len(ids)-1 {
 		t.Errorf("the replicas settled %d and %d orders; want %d between them (all but the one leased elsewhere)",

@@ -231,14 +231,7 @@ func (s *server) handleFindCharge() http.Handler {
 			return httpx.Invalid("idempotency_key", "must be 8 to 100 letters, digits or ._:-")
 		}
 		c, err := s.store.byKey(r.Context(), key)
-		if errors.Is(err, errNoCharge) {
-			return httpx.NotFound("charge")
-		}
-		if err != nil {
-			return err
-		}
-		httpx.WriteJSON(w, http.StatusOK, c)
-		return nil
+		return writeCharge(w, c, err)
 	})
 }
 
@@ -282,15 +275,20 @@ func (s *server) handleGetCharge() http.Handler {
 			return errChargeID
 		}
 		c, err := s.store.byID(r.Context(), id)
-		if errors.Is(err, errNoCharge) {
-			return httpx.NotFound("charge")
-		}
-		if err != nil {
-			return err
-		}
-		httpx.WriteJSON(w, http.StatusOK, c)
-		return nil
+		return writeCharge(w, c, err)
 	})
+}
+
+// writeCharge answers with the charge found, or 404 when there is none.
+func writeCharge(w http.ResponseWriter, c Charge, err error) error {
+	if errors.Is(err, errNoCharge) {
+		return httpx.NotFound("charge")
+	}
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, c)
+	return nil
 }
 
 func (s *server) handleRefund() http.Handler {
