@@ -699,3 +699,37 @@ func mustAbs(path string) string {
 	}
 	return abs
 }
+
+// compose.tail-sampling.yaml, merged over compose.yaml, gives the collector the
+// tail-sampling overlay after its main config, both mounted from the repository.
+func TestCompose_TailSamplingOverrideAddsTheOverlay(t *testing.T) {
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := composefile.Load(context.Background(), filepath.Join(root, "compose.yaml"), nil,
+		filepath.Join(root, "compose.tail-sampling.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Services["otel-collector"]
+	mounted := map[string]string{} // target → source
+	for _, v := range c.Volumes {
+		mounted[v.Target] = v.Source
+	}
+	var configs []string
+	for i, arg := range c.Command {
+		if arg == "--config" && i+1 < len(c.Command) {
+			configs = append(configs, c.Command[i+1])
+		}
+	}
+	want := []string{"otel-collector.yaml", "otel-collector.tail-sampling.yaml"}
+	if len(configs) != len(want) {
+		t.Fatalf("collector command %q: want --config for each of %v", c.Command, want)
+	}
+	for i, target := range configs {
+		if src := mounted[target]; src != filepath.Join(root, want[i]) {
+			t.Errorf("--config %s is mounted from %q, want %s", target, src, want[i])
+		}
+	}
+}

@@ -15,13 +15,14 @@ import (
 
 // Load reads a compose file the way `docker compose --profile load` does, with
 // env as the only environment (not the caller's), so the result does not depend
-// on who runs it.
-func Load(ctx context.Context, path string, env []string) (*types.Project, error) {
+// on who runs it. Overrides are further files merged over it, as with
+// `docker compose -f path -f override`.
+func Load(ctx context.Context, path string, env []string, overrides ...string) (*types.Project, error) {
 	root, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
 		return nil, err
 	}
-	opts, err := cli.NewProjectOptions([]string{path},
+	opts, err := cli.NewProjectOptions(append([]string{path}, overrides...),
 		cli.WithWorkingDirectory(root),
 		cli.WithEnv(env),
 		cli.WithProfiles([]string{"load"}),

@@ -50,6 +50,8 @@ var Variants = []Variant{
 		exports: exportSink},
 	{Name: "ratio", About: "as collector, with head sampling: OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1",
 		Env: []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}, exports: exportCollector},
+	{Name: "tail", About: "as collector, with tail sampling in the collector (otel-collector.tail-sampling.yaml): errors, traces over 500 ms and one in ten of the rest kept",
+		exports: exportCollector, overlays: []string{"otel-collector.tail-sampling.yaml"}},
 }
 
 // DefaultVariants is what a run measures unless told otherwise.

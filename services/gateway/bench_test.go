@@ -65,9 +65,9 @@ func BenchmarkGateway_Checkout(b *testing.B) {
 const openRate = 500
 
 // benchOpenRequests sends do at a fixed rate, each request on time whether or not
-// the earlier ones have answered (up to 256 in flight; a request that finds none
-// free fails the benchmark), and reports the latency from each request's intended
-// start, so a stall counts for every request it delays.
+// the earlier ones have answered (up to 256 in flight), and reports the latency
+// from each request's intended start, so a stall counts for every request it
+// delays.
 func benchOpenRequests(b *testing.B, s *shoptest.Shop, perSecond float64, do func(*shoptest.Client, *rand.Rand) (int, string)) {
 	c := s.Anonymous(b)
 	hist := hdrhistogram.New(1, int64(30*time.Second/time.Microsecond), 3)
@@ -81,11 +81,7 @@ func benchOpenRequests(b *testing.B, s *shoptest.Shop, perSecond float64, do fun
 	for i := range b.N {
 		due := start.Add(time.Duration(i) * interval)
 		time.Sleep(time.Until(due))
-		select {
-		case inFlight <- struct{}{}:
-		default:
-			b.Fatalf("256 requests in flight at %v: the shop cannot keep %v a second", time.Since(start), perSecond)
-		}
+		inFlight <- struct{}{} // when full, the wait counts in the next request's latency
 		requests.Go(func() {
 			defer func() { <-inFlight }()
 			status, what := do(c, rand.New(rand.NewPCG(uint64(i), 1)))
