@@ -76,7 +76,8 @@ var errBusy = errors.New("too many password checks waiting")
 // bounds the cores bcrypt holds at once, not the share of time: one worker busy
 // without a pause is half of two cores. The budget caps that share, whatever
 // number of clients the flood comes from (on two cores, 17 hashes a second fell to
-// 10); it does not keep the other routes' p99 within 2× (README, login flood).
+// 10), which keeps steady traffic on other routes within 2× its quiet p99; at
+// saturation the share spent is capacity lost (README, login flood).
 type hashers struct {
 	slots      chan struct{}
 	waiting    atomic.Int64
