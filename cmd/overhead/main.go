@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := overhead.DefaultConfig()
 	fs := flag.NewFlagSet("overhead", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	variants := fs.String("variants", strings.Join(cfg.Variants, ","), "variants to run, off first (off, collector, discard, ratio)")
+	variants := fs.String("variants", strings.Join(cfg.Variants, ","), "variants to run, off first (off, collector, discard, ratio, tail)")
 	paths := fs.String("paths", strings.Join(cfg.Paths, ","), "paths to drive (browse, checkout)")
 	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds; the variants take turns within each")
 	fs.DurationVar(&cfg.Closed, "closed", cfg.Closed, "each closed-model run (throughput)")

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -225,6 +226,9 @@ func (h *harness) startShops(ctx context.Context) error {
 		return err
 	}
 	h.stores = service.LoadStores(service.NewEnv(os.Getenv))
+	if err := h.connectionsFit(ctx); err != nil {
+		return err
+	}
 	if err := h.flagFile(); err != nil {
 		return err
 	}
@@ -715,6 +719,38 @@ func (h *harness) removeStores() error {
 		errs = append(errs, app.RemoveStores(ctx, st, s.prefix+".shipping"))
 	}
 	return errors.Join(errs...)
+}
+
+// connectionsFit refuses a run whose shops would open more PostgreSQL connections
+// than the server takes: the shops started last would answer 5xx for want of a
+// connection, and their figures would measure that, not telemetry (five shops on a
+// server of 100 did). Each service with a database opens a pool of up to
+// max(4, cores) connections, pgx's default. What other clients hold is not counted:
+// it changes from moment to moment.
+func (h *harness) connectionsFit(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, h.stores.PostgresURL)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	var limit, reserved int
+	err = conn.QueryRow(ctx, `SELECT current_setting('max_connections')::int,
+		current_setting('superuser_reserved_connections')::int`).Scan(&limit, &reserved)
+	if err != nil {
+		return fmt.Errorf("postgres: read max_connections: %w", err)
+	}
+	databases := 0
+	for _, d := range app.Registry {
+		if slices.Contains(d.Stores, service.Postgres) {
+			databases++
+		}
+	}
+	need := len(h.variants) * databases * max(4, runtime.NumCPU())
+	if usable := limit - reserved; need > usable {
+		return fmt.Errorf("%d shops need up to %d PostgreSQL connections and the server takes %d (max_connections %d, %d reserved): run fewer variants at once or raise max_connections",
+			len(h.variants), need, usable, limit, reserved)
+	}
+	return nil
 }
 
 // freeBlock finds n consecutive free loopback ports from base up, in steps of
