@@ -37,17 +37,7 @@ func TestStack_TelemetryReachesTheBackends(t *testing.T) {
 		t.Skip("starts the collector, Jaeger and Prometheus (and builds them on a fresh machine)")
 	}
 	ctx := t.Context()
-	stack, err := Start(ctx, Config{Root: repoRoot(t), BuildTools: true, Log: testLog{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := stack.Stop(stopCtx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	stack := startStack(t, nil)
 	for _, b := range stack.Backends() {
 		t.Logf("%s pid %d ready after %s", b.Name, b.PID, b.ReadyAfter.Round(time.Millisecond))
 	}
@@ -128,6 +118,24 @@ func TestStack_TelemetryReachesTheBackends(t *testing.T) {
 			return jaegerMonitorHasCalls(ctx, service)
 		})
 	})
+}
+
+// startStack starts local mode's backends, each adjusted by adjust when it is
+// set, and stops them when the test ends.
+func startStack(t *testing.T, adjust func(*Process)) *Stack {
+	t.Helper()
+	stack, err := Start(t.Context(), Config{Root: repoRoot(t), BuildTools: true, Log: testLog{t}, Adjust: adjust})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := stack.Stop(stopCtx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return stack
 }
 
 func sendSpan(t *testing.T, res *resource.Resource) trace.TraceID {

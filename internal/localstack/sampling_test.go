@@ -28,19 +28,9 @@ func TestStack_TailSamplingKeepsErrorsSlowTracesAndATenth(t *testing.T) {
 	}
 	ctx := t.Context()
 	root := repoRoot(t)
-	stack, err := Start(ctx, Config{Root: root, BuildTools: true, Log: testLog{t}, Adjust: func(p *Process) {
+	startStack(t, func(p *Process) {
 		if p.Name == "collector" {
 			p.Args = append(p.Args, "--config", filepath.Join(root, "otel-collector.tail-sampling.yaml"))
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := stack.Stop(stopCtx); err != nil {
-			t.Errorf("stop: %v", err)
 		}
 	})
 
