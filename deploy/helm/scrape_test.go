@@ -253,7 +253,8 @@ func selectedByDiscovery(t *testing.T, selector string, podLabels map[string]str
 }
 
 // The built collector (bin/otelcol, make tools) accepts the repository's
-// configuration merged with the rendered Kubernetes overlay.
+// configuration merged with the rendered Kubernetes overlay, alone and with the
+// tail-sampling overlay after it, as collector.extraConfig would put it.
 func TestCollector_ValidatesTheMergedConfiguration(t *testing.T) {
 	bin := filepath.Join(mustAbs(repoRoot), "bin", "otelcol")
 	if _, err := os.Stat(bin); err != nil {
@@ -269,9 +270,12 @@ func TestCollector_ValidatesTheMergedConfiguration(t *testing.T) {
 	if err := os.WriteFile(overlayFile, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "validate", "--config", filepath.Join(mustAbs(repoRoot), "otel-collector.yaml"), "--config", overlayFile)
-	cmd.Env = append(os.Environ(), "COLLECTOR_SHARD=0", "OTELCOL_LISTEN_HOST=0.0.0.0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("otelcol validate: %v\n%s", err, out)
+	for _, extra := range [][]string{nil, {"--config", filepath.Join(mustAbs(repoRoot), "otel-collector.tail-sampling.yaml")}} {
+		args := append([]string{"validate", "--config", filepath.Join(mustAbs(repoRoot), "otel-collector.yaml"), "--config", overlayFile}, extra...)
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "COLLECTOR_SHARD=0", "OTELCOL_LISTEN_HOST=0.0.0.0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("otelcol %v: %v\n%s", args, err, out)
+		}
 	}
 }
