@@ -20,7 +20,17 @@ type alertSignal struct {
 // its threshold as a red line, and links each panel to the alert's runbook.
 // Signals of a dependency the service does not have show 0.
 func (b *board) alertSignalsRow(svc string) *board {
-	signals := []alertSignal{
+	b.row("Alert signals of $service (services.yml; each panel links its runbook)")
+	for _, s := range alertSignals(svc) {
+		b.add(6, 7, s.panel())
+	}
+	return b
+}
+
+// alertSignals lists, for the service svc selects, what each alert of
+// services.yml compares and its threshold.
+func alertSignals(svc string) []alertSignal {
+	return []alertSignal{
 		{"ShopServiceErrorsHigh", "Server error ratio, 2m (alert above 2 %)", "percentunit",
 			sel("service:shop_errors:rate2m", svc) + " / " + sel("service:shop_requests:rate2m", svc), "errors / requests", 0.02, false,
 			"HTTP 5xx and gRPC server-fault answers over all answers (recording rules in services.yml)."},
@@ -31,7 +41,7 @@ func (b *board) alertSignalsRow(svc string) *board {
 			orZero("histogram_quantile(0.99, sum by (le) (rate(" + sel("db_client_operation_duration_seconds_bucket", svc) + "[2m])))"), "p99", 0.05, false,
 			"otelpgx's db.client.operation.duration over every statement of the service."},
 		{"ShopRepeatedQueries", "Most repeated statement per request, p99 by route (alert above 2)", "short",
-			orZero("histogram_quantile(0.99, sum by (http_route, le) (rate(" + sel("shop_db_statement_repeats_bucket", svc) + "[2m])))"), "{{http_route}}", 5, false,
+			orZero("histogram_quantile(0.99, sum by (http_route, le) (rate(" + sel("shop_db_statement_repeats_bucket", svc) + "[2m])))"), "{{http_route}}", 2, false,
 			"shop.db.statement_repeats: per request, how often its most repeated SQL statement ran. N+1 queries show as a route far above 1."},
 		{"ShopDatabasePoolExhausted", "PostgreSQL pool: mean wait for a connection, 2m (alert above 10 ms)", "s",
 			orZero("sum(rate(" + sel("pgxpool_acquire_duration_nanoseconds_total", svc) + "[2m])) / sum(rate(" + sel("pgxpool_acquires_total", svc) + "[2m])) / 1e9"), "mean acquire", 0.01, false,
@@ -61,11 +71,6 @@ func (b *board) alertSignalsRow(svc string) *board {
 			orZero("max(" + sel("shop_shipping_backlog", svc) + ")"), "order.placed waiting", 20, false,
 			"shop.shipping.backlog: messages in RabbitMQ's shipping.order-placed queue. Shipping only."},
 	}
-	b.row("Alert signals of $service (services.yml; each panel links its runbook)")
-	for _, s := range signals {
-		b.add(6, 7, s.panel())
-	}
-	return b
 }
 
 func (s alertSignal) panel() *timeseriespanel.PanelBuilder {

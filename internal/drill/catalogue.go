@@ -142,15 +142,11 @@ var Catalogue = []Drill{
 		Alert: "ShopDatabasePoolExhausted", Labels: map[string]string{"service_name": "orders"},
 		Evidence: SpanEvidence{Service: "orders", Operation: "export daily sales",
 			What: "began a transaction and never ended it (its connection stays checked out)", Check: func(t Trace, s Span) (string, bool) {
-				began, ended := 0, 0
+				var queries []string
 				for _, d := range t.Descendants(s.SpanID) {
-					switch q := strings.ToLower(d.Tag("db.query.text")); {
-					case strings.HasPrefix(q, "begin"):
-						began++
-					case q == "commit", q == "rollback":
-						ended++
-					}
+					queries = append(queries, d.Tag("db.query.text"))
 				}
+				began, ended := transactions(queries)
 				return fmt.Sprintf("began %d transaction(s), ended %d", began, ended), began > ended
 			}}},
 	{Fault: "ordersOutboxStall", Variant: "on", Kind: KindBacklog,
@@ -221,4 +217,18 @@ func Named(names []string) ([]Drill, error) {
 		}
 	}
 	return out, nil
+}
+
+// transactions counts, among statements (db.query.text), the transactions begun
+// and those ended by a commit or a rollback.
+func transactions(queries []string) (began, ended int) {
+	for _, q := range queries {
+		switch q = strings.ToLower(q); {
+		case strings.HasPrefix(q, "begin"):
+			began++
+		case q == "commit", q == "rollback":
+			ended++
+		}
+	}
+	return began, ended
 }

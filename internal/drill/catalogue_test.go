@@ -101,3 +101,12 @@ func TestWaves_OneDrillPerServiceAtOnce(t *testing.T) {
 		t.Errorf("%d of %d drills in the waves", len(seen), len(drills))
 	}
 }
+
+// A trace's transactions: pgx's begin (with or without options) against its
+// commit or rollback, whatever the case.
+func TestTransactions_BegunAgainstEnded(t *testing.T) {
+	began, ended := transactions([]string{"begin", "SELECT 1", "COMMIT", "begin isolation level serializable", "", "rollback", "begin"})
+	if began != 3 || ended != 2 {
+		t.Errorf("began %d, ended %d; want 3 and 2", began, ended)
+	}
+}

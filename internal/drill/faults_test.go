@@ -16,6 +16,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/otelshop/shop/internal/app"
+	"github.com/otelshop/shop/internal/drill"
 	"github.com/otelshop/shop/internal/flags"
 	"github.com/otelshop/shop/internal/shoptest"
 )
@@ -181,23 +182,19 @@ func TestFaults_EachChangesItsService(t *testing.T) {
 				jobTraces[sp.SpanContext().TraceID().String()] = true
 			}
 		}
-		jobs, begins, ends := len(jobTraces), 0, 0
+		var queries []string
 		for _, sp := range spans {
 			if !jobTraces[sp.SpanContext().TraceID().String()] {
 				continue
 			}
 			for _, kv := range sp.Attributes() {
-				if kv.Key != "db.query.text" {
-					continue
-				}
-				switch q := strings.ToLower(kv.Value.AsString()); {
-				case strings.HasPrefix(q, "begin"):
-					begins++
-				case q == "commit", q == "rollback":
-					ends++
+				if kv.Key == "db.query.text" {
+					queries = append(queries, kv.Value.AsString())
 				}
 			}
 		}
+		jobs := len(jobTraces)
+		begins, ends := drill.Transactions(queries)
 		if jobs == 0 || begins < jobs || ends > 0 {
 			t.Errorf("%d job spans, %d begins and %d commits or rollbacks since the fault went on; want a begin per job and no end", jobs, begins, ends)
 		}

@@ -164,6 +164,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		defer os.RemoveAll(h.dataDir)
 	}
+	h.stores = service.LoadStores(service.NewEnv(os.Getenv))
+	if err := h.connectionsFit(ctx); err != nil { // before minutes of building
+		return nil, err
+	}
 	if err := h.tools(ctx); err != nil {
 		return nil, err
 	}
@@ -223,10 +227,6 @@ func (h *harness) tools(ctx context.Context) error {
 func (h *harness) startShops(ctx context.Context) error {
 	base, err := freeBlock(h.cfg.BasePort, stride*len(h.variants))
 	if err != nil {
-		return err
-	}
-	h.stores = service.LoadStores(service.NewEnv(os.Getenv))
-	if err := h.connectionsFit(ctx); err != nil {
 		return err
 	}
 	if err := h.flagFile(); err != nil {

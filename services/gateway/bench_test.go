@@ -168,9 +168,9 @@ func benchRequestsWith(b *testing.B, do func(r *rand.Rand, timed func(func() int
 // gateway's per-address login limit answers most at once). flood-unlimited: no
 // gateway limit, as from many addresses: what bounds the flood then is users'
 // bcrypt pool and its CPU budget (flood-unlimited-no-pool takes both away).
-// Each case runs twice: as fast as 16 connections are answered (the closed model:
-// what CPU the flood leaves), and at a steady 500 requests a second (…/open: what
-// the flood does to a route's traffic), latency from each request's intended start.
+// Each case runs twice: as fast as 16 connections are answered (…/closed: what CPU
+// the flood leaves), and at a steady 500 requests a second (…/open: what the flood
+// does to a route's traffic), latency from each request's intended start.
 //
 //	go test -run '^$' -bench CategoriesUnderLoginFlood -benchtime 10s ./services/gateway/
 func BenchmarkGateway_CategoriesUnderLoginFlood(b *testing.B) {
@@ -186,9 +186,9 @@ func BenchmarkGateway_CategoriesUnderLoginFlood(b *testing.B) {
 		{"flood-unlimited-no-pool", true, map[string]string{"BCRYPT_WORKERS": "64", "BCRYPT_CPU_SHARE": "1"}},
 	} {
 		for _, open := range []bool{false, true} {
-			name := tt.name
+			name := tt.name + "/closed"
 			if open {
-				name += "/open"
+				name = tt.name + "/open"
 			}
 			b.Run(name, func(b *testing.B) {
 				env := map[string]string{"BCRYPT_COST": "10"}
